@@ -1,0 +1,1 @@
+//! The `trawl` command and, later, pipeline configuration and topology.

@@ -1,0 +1,3 @@
+//! The `trawl` command.
+
+fn main() {}

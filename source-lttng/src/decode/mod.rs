@@ -1,0 +1,1 @@
+//! Decode plans and the packet decoder (filled by the decoder work).

@@ -1,0 +1,1 @@
+//! Text renderings of decoded events (filled by the formatter work).

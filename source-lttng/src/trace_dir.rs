@@ -1,0 +1,1 @@
+//! LTTng trace directories (filled by the trace-directory work).
