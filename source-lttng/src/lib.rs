@@ -3,5 +3,6 @@
 
 pub mod decode;
 pub mod format;
+pub mod live;
 pub mod metadata;
 pub mod trace_dir;
