@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::metadata::MetadataPacketError;
 use super::proto::{Command, ProtoError};
 use super::url::UrlError;
 
@@ -73,6 +74,17 @@ pub enum LiveError {
         cmd: Command,
         /// The status, explained.
         status: String,
+    },
+    /// The metadata stream of a trace holds a malformed packet.
+    #[error("relay {addr}: trace {trace_id}: {source}")]
+    Metadata {
+        /// Relay address.
+        addr: String,
+        /// The trace (`ctf_trace_id`).
+        trace_id: u64,
+        /// What was wrong.
+        #[source]
+        source: MetadataPacketError,
     },
     /// An earlier command failed mid-reply, so the byte stream is out of step.
     #[error("relay {addr}: connection unusable after an earlier error; reconnect")]

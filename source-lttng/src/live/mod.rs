@@ -35,6 +35,7 @@
 
 mod conn;
 mod error;
+mod metadata;
 pub mod proto;
 mod session;
 mod url;
@@ -44,6 +45,7 @@ pub use conn::{
     ViewerConnection,
 };
 pub use error::LiveError;
+pub use metadata::MetadataPacketError;
 pub use proto::{Flags, Seek, SessionEntry, StreamEntry, TraceFormat, ViewerIndex};
 pub use session::{
     DEFAULT_POLL_INTERVAL, DEFAULT_RELIST_INTERVAL, LiveItem, LiveSession, LiveSessionBuilder,

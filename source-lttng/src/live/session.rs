@@ -19,6 +19,7 @@ use super::conn::{
     DEFAULT_COMMAND_TIMEOUT, MetadataChunk, NewStreams, PacketData, ViewerConnection,
 };
 use super::error::LiveError;
+use super::metadata::MetadataText;
 use super::proto::{Command, IndexStatus, Seek, SessionEntry, StreamEntry, ViewerIndex};
 use super::url::{LiveUrl, SessionTarget, UrlError};
 
@@ -57,15 +58,16 @@ pub enum LiveItem {
         /// Viewer stream id, trace id, path (`kernel`, `ust/uid/1000/64-bit`...), channel.
         stream: StreamEntry,
     },
-    /// The metadata of a trace grew. `text_so_far` is everything received
-    /// for that trace since attaching (the relay never resends bytes), so a
+    /// The metadata of a trace grew. `text_so_far` is the TSDL text of
+    /// everything received for that trace since attaching (the relay never
+    /// resends bytes; LTTng's metadata packets are already unwrapped), so a
     /// parser can simply re-parse it.
     MetadataGrew {
         /// The trace (`ctf_trace_id`).
         trace_id: u64,
-        /// All metadata bytes so far.
-        text_so_far: Arc<[u8]>,
-        /// How many of them are new.
+        /// All metadata text so far.
+        text_so_far: Arc<str>,
+        /// How many of its bytes are new.
         appended: usize,
     },
     /// One whole packet of a data stream.
@@ -213,7 +215,7 @@ struct RelaySession {
 #[derive(Debug, Default)]
 struct TraceState {
     metadata_stream: Option<u64>,
-    metadata: Vec<u8>,
+    metadata: MetadataText,
     /// Fetch metadata before any more packets of this trace.
     needed: bool,
     /// The metadata stream answered ERR (closed): nothing more will come.
@@ -438,8 +440,14 @@ impl LiveSession {
                 // OK with nothing (after `lttng clear`): try again next round.
                 MetadataChunk::Data(b) if b.is_empty() => break,
                 MetadataChunk::Data(b) => {
-                    appended += b.len();
-                    trace.metadata.extend_from_slice(&b);
+                    appended += trace
+                        .metadata
+                        .push(&b)
+                        .map_err(|source| LiveError::Metadata {
+                            addr: self.conn.addr().to_string(),
+                            trace_id,
+                            source,
+                        })?;
                 }
                 MetadataChunk::NoNew => {
                     trace.needed = false;
@@ -457,7 +465,7 @@ impl LiveSession {
         {
             self.queue.push_back(LiveItem::MetadataGrew {
                 trace_id,
-                text_so_far: Arc::from(trace.metadata.as_slice()),
+                text_so_far: Arc::from(trace.metadata.text()),
                 appended,
             });
         }
