@@ -3,6 +3,8 @@
 //! of an otherwise well-behaved relay. Every case must end in a clear error
 //! (or a clean end), never a panic, a hang, or an allocation sized by the lie.
 
+#![expect(clippy::unwrap_used, reason = "test helpers too: a failed unwrap is a failed test")]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
