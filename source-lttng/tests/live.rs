@@ -179,20 +179,29 @@ mod relay {
 
         /// Run `lttng ARGS`; its output or its error text.
         pub fn lttng(&self, args: &[&str]) -> Result<String, String> {
-            let out = self
-                .in_ns("lttng")
-                .args(args)
-                .output()
-                .map_err(|e| e.to_string())?;
-            if out.status.success() {
-                Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-            } else {
-                Err(format!(
-                    "lttng {}: {}{}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                ))
+            // Never let the client spawn a daemon of its own; a busy
+            // session daemon sometimes looks absent for a moment: retry.
+            let mut tries = 0;
+            loop {
+                let out = self
+                    .in_ns("lttng")
+                    .arg("--no-sessiond")
+                    .args(args)
+                    .output()
+                    .map_err(|e| e.to_string())?;
+                if out.status.success() {
+                    return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+                }
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                tries += 1;
+                if !stderr.contains("No session daemon") || tries == 40 {
+                    return Err(format!(
+                        "lttng {}: {}{stderr}",
+                        args.join(" "),
+                        String::from_utf8_lossy(&out.stdout),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
         }
 
