@@ -18,8 +18,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use trawl_source_lttng::live::proto::AttachStatus;
 use trawl_source_lttng::live::{
-    LiveItem, LiveSessionBuilder, Seek, SessionNotFoundAction, ViewerConnection, list_sessions,
+    LiveError, LiveItem, LiveSessionBuilder, Seek, SessionNotFoundAction, ViewerConnection,
+    list_sessions,
 };
 
 mod relay {
@@ -303,6 +305,11 @@ fn files_under(dir: &Path) -> BTreeMap<PathBuf, u64> {
     out
 }
 
+async fn sessions_of(addr: &str) -> Vec<trawl_source_lttng::live::SessionEntry> {
+    let url = trawl_source_lttng::live::LiveUrl::parse(&format!("net://{addr}")).unwrap();
+    list_sessions(&url, Duration::from_secs(5)).await.unwrap()
+}
+
 macro_rules! relay_or_skip {
     () => {
         match relay::Lttng::start() {
@@ -335,6 +342,36 @@ async fn handshake_and_list_against_real_relay() {
     );
     assert_eq!(major, 2);
     assert_eq!(conn.minor(), minor.min(15));
+    // One viewer per session: a second one is told so.
+    let id = sessions_of(&addr)
+        .await
+        .iter()
+        .find(|s| s.session_name == "listme")
+        .unwrap()
+        .id;
+    let mut first = ViewerConnection::connect(&addr, Duration::from_secs(5))
+        .await
+        .unwrap();
+    first.create_session().await.unwrap();
+    first.attach_session(id, Seek::Last).await.unwrap();
+    let mut second = ViewerConnection::connect(&addr, Duration::from_secs(5))
+        .await
+        .unwrap();
+    second.create_session().await.unwrap();
+    let err = second.attach_session(id, Seek::Last).await.unwrap_err();
+    println!("second viewer: {err}");
+    assert!(
+        matches!(
+            err,
+            LiveError::AttachRefused {
+                status: AttachStatus::Already,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    first.detach_session(id).await.unwrap();
+    second.attach_session(id, Seek::Last).await.unwrap();
     let url = trawl_source_lttng::live::LiveUrl::parse(&format!("net://{addr}")).unwrap();
     let sessions = list_sessions(&url, Duration::from_secs(5)).await.unwrap();
     println!("sessions: {sessions:?}");

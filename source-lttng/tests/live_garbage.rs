@@ -3,7 +3,10 @@
 //! of an otherwise well-behaved relay. Every case must end in a clear error
 //! (or a clean end), never a panic, a hang, or an allocation sized by the lie.
 
-#![expect(clippy::unwrap_used, reason = "test helpers too: a failed unwrap is a failed test")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers too: a failed unwrap is a failed test"
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,8 +15,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use trawl_source_lttng::live::proto::{
-    self, Command, Connect, Flags, IndexStatus, MetadataReply, MetadataStatus, PacketReply,
-    PacketStatus, SessionEntry, StreamEntry, StreamsReply, TraceFormat, ViewerIndex,
+    self, AttachStatus, Command, Connect, Flags, IndexStatus, MetadataReply, MetadataStatus,
+    PacketReply, PacketStatus, SessionEntry, StreamEntry, StreamsReply, TraceFormat, ViewerIndex,
 };
 use trawl_source_lttng::live::{
     LiveError, LiveSessionBuilder, Seek, SessionNotFoundAction, ViewerConnection,
@@ -306,6 +309,17 @@ async fn refused_attach_says_why() {
     assert!(
         err.to_string()
             .contains("another viewer is already attached"),
+        "{err}"
+    );
+    assert!(
+        matches!(
+            err,
+            LiveError::AttachRefused {
+                session_id: 5,
+                status: AttachStatus::Already,
+                ..
+            }
+        ),
         "{err}"
     );
 }

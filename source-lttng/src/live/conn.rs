@@ -228,19 +228,14 @@ impl ViewerConnection {
         let (status, streams) = self.read_streams(cmd).await?;
         let status = self.decoded(cmd, AttachStatus::from_code(status))?;
         self.end();
-        let why = match status {
-            AttachStatus::Ok => return Ok(streams),
-            AttachStatus::Already => "another viewer is already attached to this session",
-            AttachStatus::Unknown => {
-                "no such session (destroyed, or a CTF 2 session hidden from this protocol version)"
-            }
-            AttachStatus::NotLive => {
-                "the session is not a live session (create it with `lttng create --live`)"
-            }
-            AttachStatus::SeekErr => "the relay could not seek in the session",
-            AttachStatus::NoSession => "no viewer session (CREATE_SESSION was not sent)",
-        };
-        Err(self.refused(cmd, &format!("relay session {session_id}: {why}")))
+        if status == AttachStatus::Ok {
+            return Ok(streams);
+        }
+        Err(LiveError::AttachRefused {
+            addr: self.addr.clone(),
+            session_id,
+            status,
+        })
     }
 
     /// GET_NEW_STREAMS for an attached session.

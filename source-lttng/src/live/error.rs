@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::metadata::MetadataPacketError;
-use super::proto::{Command, ProtoError};
+use super::proto::{AttachStatus, Command, ProtoError};
 use super::url::UrlError;
 
 /// An error of the live viewer client.
@@ -86,6 +86,16 @@ pub enum LiveError {
         #[source]
         source: MetadataPacketError,
     },
+    /// ATTACH_SESSION was refused.
+    #[error("relay {addr}: ATTACH_SESSION: relay session {session_id}: {}", attach_refusal(*.status))]
+    AttachRefused {
+        /// Relay address.
+        addr: String,
+        /// Relay session id.
+        session_id: u64,
+        /// The relay's answer.
+        status: AttachStatus,
+    },
     /// An earlier command failed mid-reply, so the byte stream is out of step.
     #[error("relay {addr}: connection unusable after an earlier error; reconnect")]
     Broken {
@@ -118,5 +128,21 @@ impl LiveError {
                 | LiveError::Timeout { .. }
                 | LiveError::Broken { .. }
         )
+    }
+}
+
+/// What an ATTACH_SESSION refusal means, for users.
+fn attach_refusal(status: AttachStatus) -> &'static str {
+    match status {
+        AttachStatus::Ok => "attached",
+        AttachStatus::Already => "another viewer is already attached to this session",
+        AttachStatus::Unknown => {
+            "no such session (destroyed, or a CTF 2 session hidden from this protocol version)"
+        }
+        AttachStatus::NotLive => {
+            "the session is not a live session (create it with `lttng create --live`)"
+        }
+        AttachStatus::SeekErr => "the relay could not seek in the session",
+        AttachStatus::NoSession => "no viewer session (CREATE_SESSION was not sent)",
     }
 }

@@ -20,7 +20,9 @@ use super::conn::{
 };
 use super::error::LiveError;
 use super::metadata::MetadataText;
-use super::proto::{Command, IndexStatus, Seek, SessionEntry, StreamEntry, ViewerIndex};
+use super::proto::{
+    AttachStatus, Command, IndexStatus, Seek, SessionEntry, StreamEntry, ViewerIndex,
+};
 use super::url::{LiveUrl, SessionTarget, UrlError};
 
 /// How long to wait after a round in which no stream had anything new
@@ -352,7 +354,15 @@ impl LiveSession {
         };
         for entry in matching {
             self.seen_sessions.insert(entry.id);
-            let streams = self.conn.attach_session(entry.id, seek).await?;
+            let streams = match self.conn.attach_session(entry.id, seek).await {
+                Ok(streams) => streams,
+                // Destroyed between LIST and ATTACH: nothing to read.
+                Err(LiveError::AttachRefused {
+                    status: AttachStatus::Unknown,
+                    ..
+                }) => continue,
+                Err(e) => return Err(e),
+            };
             self.ever_attached = true;
             self.sessions.insert(
                 entry.id,
