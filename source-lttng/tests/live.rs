@@ -34,6 +34,8 @@ mod relay {
 
     /// The libc wrapper that makes any program emit `lttng_ust_libc:*` events.
     const LIBC_WRAPPER: &str = "liblttng-ust-libc-wrapper.so.1";
+    /// Its sibling for `lttng_ust_pthread:*`.
+    const PTHREAD_WRAPPER: &str = "liblttng-ust-pthread-wrapper.so.1";
 
     pub struct Lttng {
         sessiond: Child,
@@ -65,7 +67,7 @@ mod relay {
         ]
         .iter()
         .map(|d| Path::new(d).join(LIBC_WRAPPER))
-        .find(|p| p.exists())
+        .find(|p| p.exists() && p.with_file_name(PTHREAD_WRAPPER).exists())
     }
 
     fn have(bin: &str) -> bool {
@@ -91,7 +93,8 @@ mod relay {
                     return Err(format!("`{bin}` not installed"));
                 }
             }
-            let wrapper = find_wrapper().ok_or("liblttng-ust-libc-wrapper.so.1 not found")?;
+            let wrapper =
+                find_wrapper().ok_or("liblttng-ust-{libc,pthread}-wrapper.so.1 not found")?;
             let home = tempfile::tempdir().map_err(|e| e.to_string())?;
             let output = home.path().join("relay-out");
             std::fs::create_dir(&output).map_err(|e| e.to_string())?;
@@ -232,6 +235,10 @@ mod relay {
             } else {
                 self.lttng(&["enable-event", "-u", "lttng_ust_libc:*", "-s", name])
                     .unwrap();
+                // Only registered by programs that load the pthread wrapper:
+                // their event classes grow the metadata mid-session.
+                self.lttng(&["enable-event", "-u", "lttng_ust_pthread:*", "-s", name])
+                    .unwrap();
             }
             self.lttng(&[
                 "add-context",
@@ -256,9 +263,20 @@ mod relay {
 
         /// Run `cmd` under the libc wrapper.
         pub fn run_traced_cmd(&self, cmd: &[&str]) {
+            self.run_preloaded(&self.wrapper.display().to_string(), cmd);
+        }
+
+        /// Run `ls` under the libc and pthread wrappers.
+        pub fn run_traced_pthread(&self) {
+            let pthread = self.wrapper.with_file_name(PTHREAD_WRAPPER);
+            let preload = format!("{}:{}", self.wrapper.display(), pthread.display());
+            self.run_preloaded(&preload, &["ls", "-la", "/usr/lib"]);
+        }
+
+        fn run_preloaded(&self, preload: &str, cmd: &[&str]) {
             let status = self
                 .in_ns("env")
-                .arg(format!("LD_PRELOAD={}", self.wrapper.display()))
+                .arg(format!("LD_PRELOAD={preload}"))
                 .args(cmd)
                 .stdout(Stdio::null())
                 .status()
@@ -395,6 +413,8 @@ struct Delivered {
     /// Viewer stream id → all packet bytes, concatenated.
     contents: BTreeMap<u64, Vec<u8>>,
     inactive: usize,
+    /// MetadataGrew items.
+    metadata_growths: usize,
     ended: usize,
     sessions_ended: usize,
     /// Streams announced after the first packet arrived (found mid-session).
@@ -435,6 +455,7 @@ impl Delivered {
                 } => {
                     let before = d.metadata.get(trace_id).map_or(0, String::len);
                     assert_eq!(text_so_far.len(), before + appended);
+                    d.metadata_growths += 1;
                     d.metadata.insert(*trace_id, text_so_far.to_string());
                 }
                 LiveItem::Packet {
@@ -614,7 +635,7 @@ async fn session_delivers_every_packet_the_relay_wrote() {
     );
     // Idle long enough for several 100 ms beacons, then more data, then end.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    tokio::task::block_in_place(|| lttng.run_traced());
+    tokio::task::block_in_place(|| lttng.run_traced_pthread());
     // Stop first (flushes the last packets while the streams stay open),
     // let the reader take them, then destroy (see the per-PID test).
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -624,6 +645,12 @@ async fn session_delivers_every_packet_the_relay_wrote() {
     let d = Delivered::gather(&finish(reader).await);
     assert!(d.sessions_ended >= 1);
     assert!(d.inactive > 0, "no INACTIVE beacon while idle");
+    assert!(d.metadata_growths > 1, "metadata did not grow mid-session");
+    assert!(
+        d.metadata
+            .values()
+            .any(|t| t.contains("lttng_ust_pthread:"))
+    );
     d.check_against(&lttng.output, true);
 }
 
