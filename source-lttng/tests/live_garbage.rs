@@ -504,3 +504,237 @@ async fn mutated_replies_never_panic() {
     }
     assert!(errors > 0, "no mutation was detected at all");
 }
+
+/// Scripted relay state for `session_follows_flags_beacons_and_retries`.
+#[derive(Default)]
+struct Scenario {
+    /// Metadata chunks not yet served.
+    metadata: Vec<&'static str>,
+    index_calls_11: usize,
+    index_calls_12: usize,
+    packet_calls_12: usize,
+    new_stream_pending: bool,
+    new_streams_calls: usize,
+}
+
+fn scenario_reply(st: &mut Scenario, cmd: Command, payload: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    let index = |status, offset: u64, flags: u32, ts: u64| ViewerIndex {
+        offset,
+        packet_size_bits: 64 * 8,
+        content_size_bits: 64 * 8,
+        timestamp_begin: ts,
+        timestamp_end: ts,
+        events_discarded: 0,
+        stream_class_id: 3,
+        status,
+        flags: Flags(flags),
+    };
+    let stream = |id, metadata| StreamEntry {
+        id,
+        ctf_trace_id: 1,
+        metadata,
+        path_name: "ust/uid/0/64-bit".into(),
+        channel_name: if metadata {
+            "metadata".into()
+        } else {
+            format!("channel0_{id}")
+        },
+    };
+    match cmd {
+        Command::Connect => b = connect_reply(2, 13),
+        Command::CreateSession | Command::DetachSession => b = be(&[1]),
+        Command::ListSessions => {
+            b = be(&[1]);
+            SessionEntry {
+                id: 1,
+                live_timer_us: 1000,
+                clients: 0,
+                streams: 2,
+                hostname: "h".into(),
+                session_name: "s".into(),
+                trace_format: TraceFormat::Ctf1_8,
+            }
+            .encode_2_4(&mut b);
+        }
+        Command::AttachSession => {
+            StreamsReply {
+                status: 1,
+                streams_count: 2,
+            }
+            .encode(&mut b);
+            stream(10, true).encode(&mut b);
+            stream(11, false).encode(&mut b);
+        }
+        Command::GetNewStreams => {
+            st.new_streams_calls += 1;
+            if std::mem::take(&mut st.new_stream_pending) {
+                StreamsReply {
+                    status: 1,
+                    streams_count: 1,
+                }
+                .encode(&mut b);
+                stream(12, false).encode(&mut b);
+            } else {
+                StreamsReply {
+                    status: 4,
+                    streams_count: 0,
+                }
+                .encode(&mut b);
+            }
+        }
+        Command::GetMetadata => {
+            if st.metadata.is_empty() {
+                MetadataReply {
+                    len: 0,
+                    status: MetadataStatus::NoNew,
+                }
+                .encode(&mut b);
+            } else {
+                let chunk = st.metadata.remove(0);
+                MetadataReply {
+                    len: chunk.len() as u64,
+                    status: MetadataStatus::Ok,
+                }
+                .encode(&mut b);
+                b.extend_from_slice(chunk.as_bytes());
+            }
+        }
+        Command::GetNextIndex => {
+            let id = proto::decode_id(payload).unwrap();
+            let i = if id == 11 {
+                st.index_calls_11 += 1;
+                match st.index_calls_11 {
+                    1 | 2 => index(IndexStatus::Inactive, 0, 0, 5),
+                    3 => {
+                        st.metadata.push(" B");
+                        index(IndexStatus::Ok, 0, Flags::NEW_METADATA, 7)
+                    }
+                    4 => {
+                        st.new_stream_pending = true;
+                        index(IndexStatus::Ok, 64, Flags::NEW_STREAM, 8)
+                    }
+                    5 => index(IndexStatus::Retry, 0, 0, 0),
+                    _ => index(IndexStatus::Hup, 0, 0, 0),
+                }
+            } else {
+                st.index_calls_12 += 1;
+                match st.index_calls_12 {
+                    1 => index(IndexStatus::Ok, 0, 0, 9),
+                    _ => index(IndexStatus::Hup, 0, 0, 0),
+                }
+            };
+            i.encode(&mut b);
+        }
+        Command::GetPacket => {
+            let req = proto::GetPacket::decode(payload).unwrap();
+            let refuse = req.stream_id == 12 && {
+                st.packet_calls_12 += 1;
+                st.packet_calls_12 == 1
+            };
+            if refuse {
+                // An older relay: refuse until the viewer fetched the new metadata.
+                st.metadata.push(" C");
+                PacketReply {
+                    status: PacketStatus::Err,
+                    len: 0,
+                    flags: Flags(Flags::NEW_METADATA),
+                }
+                .encode(&mut b);
+            } else {
+                PacketReply {
+                    status: PacketStatus::Ok,
+                    len: req.len,
+                    flags: Flags(0),
+                }
+                .encode(&mut b);
+                b.resize(b.len() + req.len as usize, req.stream_id as u8);
+            }
+        }
+    }
+    b
+}
+
+#[tokio::test]
+async fn session_follows_flags_beacons_and_retries() {
+    use trawl_source_lttng::live::LiveItem;
+    let state = Arc::new(std::sync::Mutex::new(Scenario {
+        metadata: vec!["/* CTF 1.8 */ A"],
+        ..Scenario::default()
+    }));
+    let addr = fake_relay(Arc::new(move |cmd, payload| {
+        Some(scenario_reply(&mut state.lock().unwrap(), cmd, payload))
+    }))
+    .await;
+    let mut session = LiveSessionBuilder::parse(&format!("net://{addr}/host/h/s"))
+        .unwrap()
+        .poll_interval(Duration::from_millis(1))
+        .session_not_found(SessionNotFoundAction::Fail)
+        .connect()
+        .await
+        .unwrap();
+    let mut log = Vec::new();
+    while let Some(item) = tokio::time::timeout(Duration::from_secs(5), session.next())
+        .await
+        .expect("session hung")
+        .unwrap()
+    {
+        log.push(match item {
+            LiveItem::Attached { session } => format!("attached {}", session.id),
+            LiveItem::StreamAdded { stream, .. } => format!("stream {}", stream.id),
+            LiveItem::MetadataGrew {
+                text_so_far,
+                appended,
+                ..
+            } => {
+                format!("metadata {text_so_far:?} +{appended}")
+            }
+            LiveItem::Packet {
+                stream_id,
+                bytes,
+                index,
+                ..
+            } => {
+                assert!(bytes.iter().all(|&b| b == stream_id as u8));
+                format!(
+                    "packet {stream_id}@{} ts {}",
+                    index.offset, index.timestamp_end
+                )
+            }
+            LiveItem::Inactive {
+                stream_id,
+                ts_end_cycles,
+                stream_class_id,
+                ..
+            } => {
+                format!("inactive {stream_id} ts {ts_end_cycles} class {stream_class_id}")
+            }
+            LiveItem::StreamEnd { stream_id, .. } => format!("end {stream_id}"),
+            LiveItem::SessionEnd { session_id } => format!("session end {session_id}"),
+        });
+    }
+    assert_eq!(
+        log,
+        [
+            "attached 1",
+            "stream 10",
+            "stream 11",
+            "metadata \"/* CTF 1.8 */ A\" +15",
+            // The same beacon twice: reported once.
+            "inactive 11 ts 5 class 3",
+            // NEW_METADATA on an index: metadata first, then the packet.
+            "metadata \"/* CTF 1.8 */ A B\" +2",
+            "packet 11@0 ts 7",
+            "packet 11@64 ts 8",
+            // NEW_STREAM: picked up in the next round (seek beginning).
+            "stream 12",
+            // An older relay refusing GET_PACKET until metadata is fetched:
+            // fetch, then the same packet again.
+            "metadata \"/* CTF 1.8 */ A B C\" +2",
+            "end 11",
+            "packet 12@0 ts 9",
+            "end 12",
+            "session end 1",
+        ]
+    );
+}
