@@ -1,7 +1,12 @@
-//! The live client against fake relays that lie: impossible versions,
-//! counts and lengths, truncated replies, silence, and byte-level mutations
-//! of an otherwise well-behaved relay. Every case must end in a clear error
-//! (or a clean end), never a panic, a hang, or an allocation sized by the lie.
+//! The live client against fake relays on loopback.
+//!
+//! Most of them lie: impossible versions, counts and lengths, truncated
+//! replies, silence, and byte-level mutations of an otherwise well-behaved
+//! relay. Every case must end in a clear error (or a clean end), never a
+//! panic, a hang, or an allocation sized by the lie. One scripted relay
+//! walks the session state machine through the cases a real relay rarely
+//! shows on demand (repeated beacons, flags, an older relay's GET_PACKET
+//! refusal).
 
 #![expect(
     clippy::unwrap_used,
