@@ -743,3 +743,55 @@ async fn session_follows_flags_beacons_and_retries() {
         ]
     );
 }
+
+#[tokio::test]
+async fn session_not_found_actions() {
+    // A relay with no session at all.
+    let addr = relay_with(13, |cmd| match cmd {
+        Command::CreateSession => be(&[1]),
+        _ => be(&[0]),
+    })
+    .await;
+    let open = |action| {
+        LiveSessionBuilder::parse(&format!("net://{addr}/host/h/missing"))
+            .unwrap()
+            .poll_interval(Duration::from_millis(5))
+            .session_not_found(action)
+            .connect()
+    };
+    let err = open(SessionNotFoundAction::Fail)
+        .await
+        .unwrap()
+        .next()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LiveError::SessionNotFound { .. }), "{err}");
+    assert!(err.to_string().contains("`missing` of host `h`"), "{err}");
+    assert!(err.to_string().contains("trawl ls"), "{err}");
+    assert_eq!(
+        open(SessionNotFoundAction::End)
+            .await
+            .unwrap()
+            .next()
+            .await
+            .unwrap(),
+        None
+    );
+    let mut waiting = open(SessionNotFoundAction::Continue).await.unwrap();
+    let waited = tokio::time::timeout(Duration::from_millis(200), waiting.next()).await;
+    assert!(waited.is_err(), "Continue keeps waiting for the session");
+}
+
+#[tokio::test]
+async fn url_without_session_is_refused_before_connecting() {
+    let err = LiveSessionBuilder::parse("net://127.0.0.1:1").unwrap_err();
+    assert!(err.to_string().contains("/host/HOSTNAME/SESSION"), "{err}");
+    let err = LiveSessionBuilder::parse("net://127.0.0.1:1/host/h/s")
+        .unwrap()
+        .command_timeout(Duration::from_millis(500))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LiveError::Connect { .. }), "{err}");
+    assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
+}
