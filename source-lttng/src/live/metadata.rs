@@ -137,14 +137,16 @@ fn packet(
     }
     let content_bits = u32_at(24);
     let packet_bits = u32_at(28);
-    if packet_bits % 8 != 0 || (packet_bits / 8) < HEADER_LEN as u32 {
+    if !packet_bits.is_multiple_of(8) || (packet_bits / 8) < HEADER_LEN as u32 {
         return Err(MetadataPacketError::BadSize {
             offset,
             what: "packet_size",
             value: packet_bits,
         });
     }
-    if content_bits % 8 != 0 || content_bits > packet_bits || (content_bits / 8) < HEADER_LEN as u32
+    if !content_bits.is_multiple_of(8)
+        || content_bits > packet_bits
+        || (content_bits / 8) < HEADER_LEN as u32
     {
         return Err(MetadataPacketError::BadSize {
             offset,

@@ -61,7 +61,7 @@ impl ViewerIndex {
         let status = IndexStatus::from_code(r.u32())?;
         let flags = Flags(r.u32());
         if status == IndexStatus::Ok {
-            if packet_size_bits == 0 || packet_size_bits % 8 != 0 {
+            if packet_size_bits == 0 || !packet_size_bits.is_multiple_of(8) {
                 return Err(ProtoError::Invalid {
                     what: "index packet_size (bits)",
                     value: packet_size_bits,

@@ -8,11 +8,6 @@
 //! shows on demand (repeated beacons, flags, an older relay's GET_PACKET
 //! refusal).
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers too: a failed unwrap is a failed test"
-)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
