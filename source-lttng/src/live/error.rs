@@ -87,7 +87,7 @@ pub enum LiveError {
         source: MetadataPacketError,
     },
     /// ATTACH_SESSION was refused.
-    #[error("relay {addr}: ATTACH_SESSION: relay session {session_id}: {}", attach_refusal(*.status))]
+    #[error("relay {addr}: ATTACH_SESSION {session_id}: {}", attach_refusal(*.status))]
     AttachRefused {
         /// Relay address.
         addr: String,
