@@ -258,6 +258,12 @@ impl LiveSession {
     /// The next item, waiting for the relay as needed. `None` once every
     /// attached session ended (or, with [`SessionNotFoundAction::End`], when
     /// none was found); with `Continue` the stream only ends on error.
+    ///
+    /// Not cancel-safe: dropping the future while a command is in flight
+    /// leaves the connection [`LiveError::Broken`]; run it in its own task
+    /// and hand items over a channel when other events must interrupt it.
+    /// After any error, build a new session (reconnect); an error for which
+    /// [`LiveError::is_transient`] is true is worth a retry with backoff.
     pub async fn next(&mut self) -> Result<Option<LiveItem>, LiveError> {
         loop {
             if let Some(item) = self.queue.pop_front() {
