@@ -61,6 +61,7 @@ impl Lttng {
             "lttng-relayd",
             "unshare",
             "nsenter",
+            "timeout",
         ] {
             if !have(bin) {
                 return Err(format!("`{bin}` not installed"));
@@ -145,9 +146,12 @@ impl Lttng {
     }
 
     /// A command inside the session daemon's mount namespace.
+    /// Killed after 60 s: an `lttng` command that never returns (seen with
+    /// `stop`/`destroy` under a very high event rate) fails the test
+    /// instead of hanging it.
     fn in_ns(&self, program: &str) -> Command {
-        let mut c = Command::new("nsenter");
-        c.arg("-t")
+        let mut c = Command::new("timeout");
+        c.args(["60", "nsenter", "-t"])
             .arg(self.sessiond.id().to_string())
             .args(["-m", "--", program]);
         c.env("LTTNG_HOME", self.home.path());
