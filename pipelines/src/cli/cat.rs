@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use trawl_core::{Message, Source};
-use trawl_source_lttng::format::{JsonFormatter, PrettyFormatter};
-use trawl_source_lttng::trace_dir::{EventMerger, MergedItem, TraceDirSourceBuilder, open_traces};
+use trawl_source_lttng::format::{DiscardedNotice, JsonFormatter, PrettyFormatter, trace_name};
+use trawl_source_lttng::trace_dir::{
+    EventMerger, LossNotice, MergedItem, Trace, TraceDirSourceBuilder, open_traces,
+};
 
 /// Arguments of `trawl cat`.
 #[derive(Debug, Args)]
@@ -67,9 +69,8 @@ fn print(inputs: Vec<PathBuf>, format: OutputFormat) -> Result<ExitCode, Box<dyn
                 out.write_all(&line)?;
             }
             MergedItem::Loss(loss) => {
-                let trace = &merger.traces()[loss.trace];
-                let mut note = Vec::new();
-                pretty.write_loss(&mut note, trace.class(), &trace.path, &loss)?;
+                // babeltrace2 writes these notices to stderr.
+                let note = loss_notices(&mut pretty, merger.traces(), &loss);
                 out.flush()?;
                 std::io::stderr().write_all(&note)?;
             }
@@ -82,6 +83,37 @@ fn print(inputs: Vec<PathBuf>, format: OutputFormat) -> Result<ExitCode, Box<dyn
     }
     out.flush()?;
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// babeltrace2's notices for one packet's losses: discarded events (from the
+/// previous packet's end to this one's end), then discarded packets (from the
+/// previous packet's end to this one's beginning).
+fn loss_notices(pretty: &mut PrettyFormatter, traces: &[Trace], loss: &LossNotice) -> Vec<u8> {
+    let trace = &traces[loss.trace];
+    let name = trace_name(trace.class(), &trace.relative);
+    let path = std::path::absolute(&loss.stream).unwrap_or_else(|_| loss.stream.clone());
+    let path = path.to_string_lossy();
+    let mut notice = DiscardedNotice {
+        trace_name: &name,
+        trace_uuid: trace.class().uuid,
+        stream_path: &path,
+        stream_class_id: loss.stream_class_id,
+        stream_id: Some(loss.stream_id),
+        count: None,
+        range: None,
+    };
+    let mut out = Vec::new();
+    if loss.events_discarded > 0 {
+        notice.count = Some(loss.events_discarded);
+        notice.range = loss.prev_end.or(loss.begin).zip(loss.end);
+        pretty.write_discarded_events(&mut out, &notice);
+    }
+    if loss.packets_lost > 0 {
+        notice.count = Some(loss.packets_lost);
+        notice.range = loss.prev_end.zip(loss.begin);
+        pretty.write_discarded_packets(&mut out, &notice);
+    }
+    out
 }
 
 /// Decode into Arrow batches through the pipeline source; counts to stderr.

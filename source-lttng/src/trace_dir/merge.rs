@@ -2,7 +2,9 @@
 //!
 //! Each stream decodes one packet at a time (with its cross-class event
 //! order kept), and a heap picks the stream whose next event is the oldest.
-//! Ties keep input order: traces by path, streams by file name.
+//! Events with the same time are ordered as babeltrace2's muxer orders them
+//! (`common_muxing_compare_messages`): trace UUID (traces with one first),
+//! stream class id, stream id, event class id; then input order.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -47,9 +49,11 @@ pub struct LossNotice {
     /// Packets missing.
     pub packets_lost: u64,
     /// End of the previous packet of the stream (ns), if known.
-    pub from_ts: Option<i64>,
-    /// Begin (for lost packets) or end (for discarded events) of this packet (ns), if known.
-    pub to_ts: Option<i64>,
+    pub prev_end: Option<i64>,
+    /// Begin of this packet (ns), if known: lost packets end here.
+    pub begin: Option<i64>,
+    /// End of this packet (ns), if known: discarded events end here.
+    pub end: Option<i64>,
 }
 
 /// What [`EventMerger::next`] hands out.
@@ -72,11 +76,30 @@ struct Cursor {
     last_end: Option<i64>,
 }
 
+/// The order of events across streams; see the module documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct MergeKey {
+    ts: i64,
+    /// `None` sorts after every UUID, as in babeltrace2.
+    trace_uuid: UuidKey,
+    stream_class_id: u64,
+    stream_id: u64,
+    event_class_id: u64,
+    cursor: usize,
+}
+
+/// A trace UUID that sorts before "no UUID".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum UuidKey {
+    Some([u8; 16]),
+    None,
+}
+
 /// Merges the events of every stream of every trace by time.
 pub struct EventMerger {
     traces: Vec<Trace>,
     cursors: Vec<Cursor>,
-    heap: BinaryHeap<Reverse<(i64, usize)>>,
+    heap: BinaryHeap<Reverse<MergeKey>>,
     notices: VecDeque<MergedItem<'static>>,
     /// The cursor whose event was handed out last; advanced on the next call.
     last: Option<usize>,
@@ -135,7 +158,7 @@ impl EventMerger {
         if let Some(notice) = self.notices.pop_front() {
             return Ok(Some(notice));
         }
-        let Some(Reverse((ts, c))) = self.heap.pop() else {
+        let Some(Reverse(MergeKey { ts, cursor: c, .. })) = self.heap.pop() else {
             return Ok(None);
         };
         self.last = Some(c);
@@ -163,7 +186,18 @@ impl EventMerger {
                     .column(0)
                     .as_primitive::<TimestampNanosecondType>()
                     .value(row as usize);
-                self.heap.push(Reverse((ts, c)));
+                let trace_uuid = match self.traces[cur.trace].class().uuid {
+                    Some(u) => UuidKey::Some(u),
+                    None => UuidKey::None,
+                };
+                self.heap.push(Reverse(MergeKey {
+                    ts,
+                    trace_uuid,
+                    stream_class_id: cur.stream_class_id,
+                    stream_id: cur.stream_id,
+                    event_class_id: cur.events.event_class_ids[batch as usize],
+                    cursor: c,
+                }));
                 return Ok(());
             }
             let trace = &self.traces[cur.trace];
@@ -215,8 +249,9 @@ impl EventMerger {
                 stream_id: cur.stream_id,
                 events_discarded: discarded,
                 packets_lost: info.packets_lost,
-                from_ts: cur.last_end,
-                to_ts: if info.packets_lost > 0 { info.ts_begin } else { info.ts_end },
+                prev_end: cur.last_end,
+                begin: info.ts_begin,
+                end: info.ts_end,
             }));
         }
         cur.last_end = info.ts_end.or(cur.last_end);

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use crate::decode::{DecodeError, TraceDecoder};
 use crate::metadata::{self, MetadataError, TraceClass};
 
-pub use merge::{EventMerger, MergedItem};
+pub use merge::{EventMerger, EventRow, LossNotice, MergedItem};
 pub use source::{TraceDirSource, TraceDirSourceBuilder};
 
 /// Errors of the trace-directory reader. Each names the trace and, for data
@@ -81,6 +81,9 @@ pub struct Trace {
     pub decoder: TraceDecoder,
     /// Its stream files, sorted by name.
     pub streams: Vec<PathBuf>,
+    /// The trace directory relative to the input it was found under (empty
+    /// when the input is the trace itself); babeltrace2 names traces by it.
+    pub relative: String,
 }
 
 impl Trace {
@@ -106,7 +109,7 @@ impl Trace {
             }
         }
         streams.sort();
-        Ok(Trace { path: dir.to_path_buf(), decoder, streams })
+        Ok(Trace { path: dir.to_path_buf(), decoder, streams, relative: String::new() })
     }
 
     /// The trace class.
@@ -125,20 +128,20 @@ impl Trace {
     }
 }
 
-/// Every trace directory under `inputs`, in a stable order (sorted paths).
-/// An input that is a trace itself counts once; an input holding no trace at
-/// all is an error naming it.
-pub fn find_traces(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, TraceDirError> {
+/// Every trace directory under `inputs` with the input it was found under,
+/// in a stable order (inputs as given, traces by path). An input holding no
+/// trace at all is an error naming it.
+pub fn find_traces(inputs: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, TraceDirError> {
     let mut found = Vec::new();
     for input in inputs {
-        let before = found.len();
-        walk(input, &mut found, 0)?;
-        if found.len() == before {
+        let mut dirs = Vec::new();
+        walk(input, &mut dirs, 0)?;
+        if dirs.is_empty() {
             return Err(TraceDirError::NoTrace(input.clone()));
         }
+        dirs.sort();
+        found.extend(dirs.into_iter().map(|d| (input.clone(), d)));
     }
-    found.sort();
-    found.dedup();
     Ok(found)
 }
 
@@ -170,5 +173,14 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, depth: usize) -> Result<(), TraceD
 
 /// Opens every trace under `inputs`.
 pub fn open_traces(inputs: &[PathBuf]) -> Result<Vec<Trace>, TraceDirError> {
-    find_traces(inputs)?.iter().map(|d| Trace::open(d)).collect()
+    let mut traces = Vec::new();
+    for (input, dir) in find_traces(inputs)? {
+        let mut trace = Trace::open(&dir)?;
+        trace.relative = dir
+            .strip_prefix(&input)
+            .map(|r| r.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        traces.push(trace);
+    }
+    Ok(traces)
 }
