@@ -45,7 +45,9 @@ impl Attr {
     /// The value as an unsigned integer.
     pub(crate) fn uint(&self) -> Result<u64, MetadataError> {
         match self.value {
-            Value::Int(v) => u64::try_from(v).map_err(|_| self.invalid("expected an unsigned integer")),
+            Value::Int(v) => {
+                u64::try_from(v).map_err(|_| self.invalid("expected an unsigned integer"))
+            }
             _ => Err(self.invalid("expected an unsigned integer")),
         }
     }
@@ -53,24 +55,35 @@ impl Attr {
     /// The value as a signed 64-bit integer.
     pub(crate) fn int(&self) -> Result<i64, MetadataError> {
         match self.value {
-            Value::Int(v) => i64::try_from(v).map_err(|_| self.invalid("expected a 64-bit signed integer")),
+            Value::Int(v) => {
+                i64::try_from(v).map_err(|_| self.invalid("expected a 64-bit signed integer"))
+            }
             _ => Err(self.invalid("expected an integer")),
         }
     }
 
     /// The value as a `u32` in `range`.
-    pub(crate) fn u32_in(&self, range: std::ops::RangeInclusive<u32>) -> Result<u32, MetadataError> {
+    pub(crate) fn u32_in(
+        &self,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<u32, MetadataError> {
         let v = self.uint()?;
         u32::try_from(v)
             .ok()
             .filter(|v| range.contains(v))
-            .ok_or_else(|| self.invalid(&format!("out of range {}..={}", range.start(), range.end())))
+            .ok_or_else(|| {
+                self.invalid(&format!("out of range {}..={}", range.start(), range.end()))
+            })
     }
 
     /// An alignment: a power of two.
     pub(crate) fn align(&self) -> Result<u32, MetadataError> {
         let v = self.u32_in(1..=u32::MAX)?;
-        if v.is_power_of_two() { Ok(v) } else { Err(self.invalid("not a power of two")) }
+        if v.is_power_of_two() {
+            Ok(v)
+        } else {
+            Err(self.invalid("not a power of two"))
+        }
     }
 
     /// A string literal, or an identifier taken as text (TSDL writers do both).
@@ -96,7 +109,9 @@ impl Attr {
             Value::Int(1) => Ok(true),
             Value::Int(0) => Ok(false),
             Value::Path(p) if p.len() == 1 && matches!(p[0].as_str(), "true" | "TRUE") => Ok(true),
-            Value::Path(p) if p.len() == 1 && matches!(p[0].as_str(), "false" | "FALSE") => Ok(false),
+            Value::Path(p) if p.len() == 1 && matches!(p[0].as_str(), "false" | "FALSE") => {
+                Ok(false)
+            }
             _ => Err(self.invalid("expected a boolean")),
         }
     }
@@ -112,7 +127,9 @@ impl Attr {
     pub(crate) fn byte_order(&self, native: ByteOrder) -> Result<ByteOrder, MetadataError> {
         match self.word() {
             Some("native") => Ok(native),
-            Some(w) => trace_byte_order(w).ok_or_else(|| self.invalid("expected native/network/be/le")),
+            Some(w) => {
+                trace_byte_order(w).ok_or_else(|| self.invalid("expected native/network/be/le"))
+            }
             None => Err(self.invalid("expected native/network/be/le")),
         }
     }
@@ -167,7 +184,10 @@ fn get<'a>(attrs: &'a [Attr], name: &str) -> Option<&'a Attr> {
 /// Warnings for attributes outside `known`.
 fn unknown(attrs: &[Attr], known: &[&str], block: &str, warnings: &mut Vec<String>) {
     for a in attrs.iter().filter(|a| !known.contains(&a.name.as_str())) {
-        warnings.push(format!("line {}: unknown attribute `{}` in {block}", a.pos.line, a.name));
+        warnings.push(format!(
+            "line {}: unknown attribute `{}` in {block}",
+            a.pos.line, a.name
+        ));
     }
 }
 
@@ -178,18 +198,36 @@ pub(crate) fn integer(
     native: ByteOrder,
     warnings: &mut Vec<String>,
 ) -> Result<IntegerType, MetadataError> {
-    const KNOWN: [&str; 7] = ["size", "align", "signed", "byte_order", "base", "encoding", "map"];
+    const KNOWN: [&str; 7] = [
+        "size",
+        "align",
+        "signed",
+        "byte_order",
+        "base",
+        "encoding",
+        "map",
+    ];
     unknown(attrs, &KNOWN, "integer", warnings);
     let size = get(attrs, "size")
-        .ok_or(MetadataError::MissingAttribute { pos, name: "size", block: "integer" })?
+        .ok_or(MetadataError::MissingAttribute {
+            pos,
+            name: "size",
+            block: "integer",
+        })?
         .u32_in(1..=64)?;
     let align = match get(attrs, "align") {
         Some(a) => a.align()?,
         None if size % 8 == 0 => 8,
         None => 1,
     };
-    let signed = get(attrs, "signed").map(Attr::boolean).transpose()?.unwrap_or(false);
-    let byte_order = get(attrs, "byte_order").map(|a| a.byte_order(native)).transpose()?.unwrap_or(native);
+    let signed = get(attrs, "signed")
+        .map(Attr::boolean)
+        .transpose()?
+        .unwrap_or(false);
+    let byte_order = get(attrs, "byte_order")
+        .map(|a| a.byte_order(native))
+        .transpose()?
+        .unwrap_or(native);
     let base = match get(attrs, "base") {
         None => 10,
         Some(a) => match (&a.value, a.word()) {
@@ -201,15 +239,28 @@ pub(crate) fn integer(
             _ => return Err(a.invalid("expected a base")),
         },
     };
-    let encoding = get(attrs, "encoding").map(Attr::encoding).transpose()?.unwrap_or(Encoding::None);
+    let encoding = get(attrs, "encoding")
+        .map(Attr::encoding)
+        .transpose()?
+        .unwrap_or(Encoding::None);
     let mapped_clock = match get(attrs, "map") {
         None => None,
         Some(a) => match &a.value {
-            Value::Path(p) if p.len() == 3 && p[0] == "clock" && p[2] == "value" => Some(p[1].clone()),
+            Value::Path(p) if p.len() == 3 && p[0] == "clock" && p[2] == "value" => {
+                Some(p[1].clone())
+            }
             _ => return Err(a.invalid("expected clock.NAME.value")),
         },
     };
-    Ok(IntegerType { size, align, signed, byte_order, base, encoding, mapped_clock })
+    Ok(IntegerType {
+        size,
+        align,
+        signed,
+        byte_order,
+        base,
+        encoding,
+        mapped_clock,
+    })
 }
 
 /// `floating_point { ... }` attributes → [`FloatType`] (32- and 64-bit IEEE 754 only,
@@ -220,11 +271,22 @@ pub(crate) fn float(
     native: ByteOrder,
     warnings: &mut Vec<String>,
 ) -> Result<FloatType, MetadataError> {
-    unknown(attrs, &["exp_dig", "mant_dig", "byte_order", "align"], "floating_point", warnings);
-    let exp = get(attrs, "exp_dig")
-        .ok_or(MetadataError::MissingAttribute { pos, name: "exp_dig", block: "floating_point" })?;
-    let mant = get(attrs, "mant_dig")
-        .ok_or(MetadataError::MissingAttribute { pos, name: "mant_dig", block: "floating_point" })?;
+    unknown(
+        attrs,
+        &["exp_dig", "mant_dig", "byte_order", "align"],
+        "floating_point",
+        warnings,
+    );
+    let exp = get(attrs, "exp_dig").ok_or(MetadataError::MissingAttribute {
+        pos,
+        name: "exp_dig",
+        block: "floating_point",
+    })?;
+    let mant = get(attrs, "mant_dig").ok_or(MetadataError::MissingAttribute {
+        pos,
+        name: "mant_dig",
+        block: "floating_point",
+    })?;
     let (exp_dig, mant_dig) = (exp.u32_in(1..=64)?, mant.u32_in(1..=64)?);
     if !matches!((exp_dig, mant_dig), (8, 24) | (11, 53)) {
         return Err(mant.invalid("only exp_dig/mant_dig 8/24 and 11/53 are supported"));
@@ -233,14 +295,28 @@ pub(crate) fn float(
         Some(a) => a.align()?,
         None => 8,
     };
-    let byte_order = get(attrs, "byte_order").map(|a| a.byte_order(native)).transpose()?.unwrap_or(native);
-    Ok(FloatType { exp_dig, mant_dig, align, byte_order })
+    let byte_order = get(attrs, "byte_order")
+        .map(|a| a.byte_order(native))
+        .transpose()?
+        .unwrap_or(native);
+    Ok(FloatType {
+        exp_dig,
+        mant_dig,
+        align,
+        byte_order,
+    })
 }
 
 /// `string { ... }` attributes → its encoding.
-pub(crate) fn string(attrs: &[Attr], warnings: &mut Vec<String>) -> Result<Encoding, MetadataError> {
+pub(crate) fn string(
+    attrs: &[Attr],
+    warnings: &mut Vec<String>,
+) -> Result<Encoding, MetadataError> {
     unknown(attrs, &["encoding"], "string", warnings);
-    Ok(get(attrs, "encoding").map(Attr::encoding).transpose()?.unwrap_or(Encoding::Utf8))
+    Ok(get(attrs, "encoding")
+        .map(Attr::encoding)
+        .transpose()?
+        .unwrap_or(Encoding::Utf8))
 }
 
 #[cfg(test)]

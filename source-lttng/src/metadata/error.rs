@@ -23,7 +23,9 @@ impl std::fmt::Display for Pos {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MetadataError {
     /// A packetized metadata stream ends inside a packet header or payload.
-    #[error("metadata packet at byte {offset} is truncated: needs {needed} bytes, {available} left")]
+    #[error(
+        "metadata packet at byte {offset} is truncated: needs {needed} bytes, {available} left"
+    )]
     PacketTruncated {
         /// Byte offset of the packet.
         offset: usize,
@@ -42,7 +44,9 @@ pub enum MetadataError {
     },
     /// Sizes of a packet are inconsistent (not byte multiples, content larger
     /// than the packet, smaller than the header).
-    #[error("metadata packet at byte {offset}: bad sizes content_size={content_size} packet_size={packet_size} (bits)")]
+    #[error(
+        "metadata packet at byte {offset}: bad sizes content_size={content_size} packet_size={packet_size} (bits)"
+    )]
     PacketSizes {
         /// Byte offset of the packet.
         offset: usize,

@@ -54,11 +54,17 @@ struct Lexer<'a> {
 impl Lexer<'_> {
     fn pos_at(&self, i: usize) -> Pos {
         let column = u32::try_from(i - self.line_start + 1).unwrap_or(u32::MAX);
-        Pos { line: self.line, column }
+        Pos {
+            line: self.line,
+            column,
+        }
     }
 
     fn err(&self, i: usize, what: impl Into<String>) -> MetadataError {
-        MetadataError::Lex { pos: self.pos_at(i), what: what.into() }
+        MetadataError::Lex {
+            pos: self.pos_at(i),
+            what: what.into(),
+        }
     }
 
     fn peek(&self, k: usize) -> Option<u8> {
@@ -113,15 +119,14 @@ impl Lexer<'_> {
 
     fn number(&mut self) -> Result<Tok, MetadataError> {
         let start = self.i;
-        let (radix, digits_start) = if self.peek(0) == Some(b'0')
-            && matches!(self.peek(1), Some(b'x' | b'X'))
-        {
-            (16, self.i + 2)
-        } else if self.peek(0) == Some(b'0') {
-            (8, self.i + 1)
-        } else {
-            (10, self.i)
-        };
+        let (radix, digits_start) =
+            if self.peek(0) == Some(b'0') && matches!(self.peek(1), Some(b'x' | b'X')) {
+                (16, self.i + 2)
+            } else if self.peek(0) == Some(b'0') {
+                (8, self.i + 1)
+            } else {
+                (10, self.i)
+            };
         self.i = digits_start;
         while self.peek(0).is_some_and(|c| c.is_ascii_alphanumeric()) {
             self.i += 1;
@@ -134,9 +139,16 @@ impl Lexer<'_> {
             .take_while(|c| matches!(c, b'u' | b'U' | b'l' | b'L'))
             .count();
         let digits = &body[..body.len() - suffix_len];
-        let bad = || MetadataError::IntegerLiteral { pos: self.pos_at(start), text: text.clone() };
+        let bad = || MetadataError::IntegerLiteral {
+            pos: self.pos_at(start),
+            text: text.clone(),
+        };
         if digits.is_empty() {
-            return if radix == 8 { Ok(Tok::Int(0)) } else { Err(bad()) };
+            return if radix == 8 {
+                Ok(Tok::Int(0))
+            } else {
+                Err(bad())
+            };
         }
         let mut v: u64 = 0;
         for &d in digits {
@@ -194,7 +206,10 @@ impl Lexer<'_> {
                                 _ => break,
                             }
                         }
-                        out.push(u8::try_from(v).map_err(|_| self.err(esc_at, "octal escape out of range"))?);
+                        out.push(
+                            u8::try_from(v)
+                                .map_err(|_| self.err(esc_at, "octal escape out of range"))?,
+                        );
                     } else if e == b'x' {
                         let mut v: u32 = 0;
                         let mut n = 0;
@@ -224,7 +239,12 @@ impl Lexer<'_> {
 
 /// Splits TSDL text into tokens.
 pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, MetadataError> {
-    let mut lx = Lexer { s: text.as_bytes(), i: 0, line: 1, line_start: 0 };
+    let mut lx = Lexer {
+        s: text.as_bytes(),
+        i: 0,
+        line: 1,
+        line_start: 0,
+    };
     let mut out = Vec::new();
     loop {
         lx.skip()?;
@@ -232,7 +252,10 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, MetadataError> {
         let pos = lx.pos_at(lx.i);
         let tok = if c.is_ascii_alphabetic() || c == b'_' {
             let start = lx.i;
-            while lx.peek(0).is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+            while lx
+                .peek(0)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+            {
                 lx.i += 1;
             }
             Tok::Ident(String::from_utf8_lossy(&lx.s[start..lx.i]).into_owned())
@@ -278,7 +301,13 @@ mod tests {
     #[test]
     fn integer_overflow_is_an_error_with_position() {
         let e = tokenize("\n  18446744073709551616").unwrap_err();
-        assert!(matches!(e, MetadataError::IntegerLiteral { pos: Pos { line: 2, column: 3 }, .. }));
+        assert!(matches!(
+            e,
+            MetadataError::IntegerLiteral {
+                pos: Pos { line: 2, column: 3 },
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -289,7 +318,16 @@ mod tests {
     #[test]
     fn bad_escape_names_line() {
         let e = tokenize("a\nb = \"\\o040\";").unwrap_err();
-        assert!(matches!(e, MetadataError::Lex { pos: Pos { line: 2, .. }, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                MetadataError::Lex {
+                    pos: Pos { line: 2, .. },
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -20,19 +20,28 @@ pub(crate) fn is_packetized(bytes: &[u8]) -> bool {
 
 fn read_u32(b: &[u8], at: usize, le: bool) -> u32 {
     let w = [b[at], b[at + 1], b[at + 2], b[at + 3]];
-    if le { u32::from_le_bytes(w) } else { u32::from_be_bytes(w) }
+    if le {
+        u32::from_le_bytes(w)
+    } else {
+        u32::from_be_bytes(w)
+    }
 }
 
 /// Concatenates the payloads of the packets of `bytes`.
 pub(crate) fn depacketize(bytes: &[u8]) -> Result<Vec<u8>, MetadataError> {
-    let le = bytes.len() >= 4 && u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) == MAGIC;
+    let le =
+        bytes.len() >= 4 && u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) == MAGIC;
     let mut out = Vec::with_capacity(bytes.len());
     let mut uuid: Option<&[u8]> = None;
     let mut offset = 0;
     while offset < bytes.len() {
         let b = &bytes[offset..];
         if b.len() < HEADER_LEN {
-            return Err(MetadataError::PacketTruncated { offset, needed: HEADER_LEN, available: b.len() });
+            return Err(MetadataError::PacketTruncated {
+                offset,
+                needed: HEADER_LEN,
+                available: b.len(),
+            });
         }
         let magic = read_u32(b, 0, le);
         if magic != MAGIC {
@@ -45,15 +54,23 @@ pub(crate) fn depacketize(bytes: &[u8]) -> Result<Vec<u8>, MetadataError> {
             && content_size as usize / 8 >= HEADER_LEN
             && content_size <= packet_size;
         if !sizes_ok {
-            return Err(MetadataError::PacketSizes { offset, content_size, packet_size });
+            return Err(MetadataError::PacketSizes {
+                offset,
+                content_size,
+                packet_size,
+            });
         }
-        let (content, packet) = (content_size as usize / 8, packet_size as usize / 8);
-        if packet > b.len() {
-            return Err(MetadataError::PacketTruncated { offset, needed: packet, available: b.len() });
-        }
-        for (what, at) in [("compression scheme", 32), ("encryption scheme", 33), ("checksum scheme", 34)] {
+        for (what, at) in [
+            ("compression scheme", 32),
+            ("encryption scheme", 33),
+            ("checksum scheme", 34),
+        ] {
             if b[at] != 0 {
-                return Err(MetadataError::PacketUnsupported { offset, what, value: b[at].to_string() });
+                return Err(MetadataError::PacketUnsupported {
+                    offset,
+                    what,
+                    value: b[at].to_string(),
+                });
             }
         }
         if (b[35], b[36]) != (1, 8) {
@@ -61,6 +78,14 @@ pub(crate) fn depacketize(bytes: &[u8]) -> Result<Vec<u8>, MetadataError> {
                 offset,
                 what: "version",
                 value: format!("{}.{}", b[35], b[36]),
+            });
+        }
+        let (content, packet) = (content_size as usize / 8, packet_size as usize / 8);
+        if packet > b.len() {
+            return Err(MetadataError::PacketTruncated {
+                offset,
+                needed: packet,
+                available: b.len(),
             });
         }
         match uuid {
@@ -107,20 +132,35 @@ mod tests {
     #[test]
     fn wrong_version_is_refused() {
         let s = packet(true, b"x", 0, (116, 121));
-        assert!(matches!(depacketize(&s), Err(MetadataError::PacketUnsupported { what: "version", .. })));
+        assert!(matches!(
+            depacketize(&s),
+            Err(MetadataError::PacketUnsupported {
+                what: "version",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn truncated_packet_is_refused() {
         let s = packet(true, b"abc", 10, (1, 8));
-        assert!(matches!(depacketize(&s[..s.len() - 1]), Err(MetadataError::PacketTruncated { .. })));
-        assert!(matches!(depacketize(&s[..20]), Err(MetadataError::PacketTruncated { .. })));
+        assert!(matches!(
+            depacketize(&s[..s.len() - 1]),
+            Err(MetadataError::PacketTruncated { .. })
+        ));
+        assert!(matches!(
+            depacketize(&s[..20]),
+            Err(MetadataError::PacketTruncated { .. })
+        ));
     }
 
     #[test]
     fn zero_packet_size_cannot_loop_forever() {
         let mut s = packet(true, b"", 0, (1, 8));
         s[28..32].copy_from_slice(&0u32.to_le_bytes());
-        assert!(matches!(depacketize(&s), Err(MetadataError::PacketSizes { .. })));
+        assert!(matches!(
+            depacketize(&s),
+            Err(MetadataError::PacketSizes { .. })
+        ));
     }
 }

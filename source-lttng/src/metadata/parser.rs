@@ -18,8 +18,19 @@ const MAX_NODES: u64 = 1 << 22;
 
 /// C type keywords that combine into alias names (`unsigned long`).
 const C_TYPE_WORDS: [&str; 13] = [
-    "const", "char", "double", "float", "int", "long", "short", "signed", "unsigned", "void",
-    "_Bool", "_Complex", "_Imaginary",
+    "const",
+    "char",
+    "double",
+    "float",
+    "int",
+    "long",
+    "short",
+    "signed",
+    "unsigned",
+    "void",
+    "_Bool",
+    "_Complex",
+    "_Imaginary",
 ];
 
 /// `trace { ... }`.
@@ -166,7 +177,11 @@ impl<'t> Parser<'t> {
             Some(t) => t.to_string(),
             None => "end of metadata".to_string(),
         };
-        MetadataError::UnexpectedToken { pos: self.pos(), found, expected }
+        MetadataError::UnexpectedToken {
+            pos: self.pos(),
+            found,
+            expected,
+        }
     }
 
     fn is_punct(&self, p: &str) -> bool {
@@ -186,7 +201,11 @@ impl<'t> Parser<'t> {
     }
 
     fn expect(&mut self, p: &str, expected: &'static str) -> Result<(), MetadataError> {
-        if self.eat(p) { Ok(()) } else { Err(self.unexpected(expected)) }
+        if self.eat(p) {
+            Ok(())
+        } else {
+            Err(self.unexpected(expected))
+        }
     }
 
     fn ident(&mut self, expected: &'static str) -> Result<(String, Pos), MetadataError> {
@@ -203,7 +222,10 @@ impl<'t> Parser<'t> {
     fn enter(&mut self) -> Result<(), MetadataError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(MetadataError::TooDeep { pos: self.pos(), limit: MAX_DEPTH });
+            return Err(MetadataError::TooDeep {
+                pos: self.pos(),
+                limit: MAX_DEPTH,
+            });
         }
         Ok(())
     }
@@ -226,11 +248,17 @@ impl<'t> Parser<'t> {
             .iter()
             .rev()
             .find_map(|s| s.get(key))
-            .ok_or_else(|| MetadataError::UnknownType { pos, name: key.to_string() })?;
+            .ok_or_else(|| MetadataError::UnknownType {
+                pos,
+                name: key.to_string(),
+            })?;
         self.budget = self
             .budget
             .checked_sub(ty.shape().nodes)
-            .ok_or(MetadataError::TooLarge { pos, limit: MAX_NODES })?;
+            .ok_or(MetadataError::TooLarge {
+                pos,
+                limit: MAX_NODES,
+            })?;
         Ok(ty.clone())
     }
 
@@ -238,10 +266,16 @@ impl<'t> Parser<'t> {
     fn checked(&self, ty: Ty, pos: Pos) -> Result<Ty, MetadataError> {
         let s = ty.shape();
         if s.depth > MAX_DEPTH {
-            return Err(MetadataError::TooDeep { pos, limit: MAX_DEPTH });
+            return Err(MetadataError::TooDeep {
+                pos,
+                limit: MAX_DEPTH,
+            });
         }
         if s.nodes > MAX_NODES {
-            return Err(MetadataError::TooLarge { pos, limit: MAX_NODES });
+            return Err(MetadataError::TooLarge {
+                pos,
+                limit: MAX_NODES,
+            });
         }
         Ok(ty)
     }
@@ -251,10 +285,14 @@ impl<'t> Parser<'t> {
     pub(crate) fn parse(mut self) -> Result<Parsed, MetadataError> {
         while self.peek().is_some() {
             let block = match self.peek() {
-                Some(Tok::Ident(s)) if self.peek_at(1) == Some(&Tok::Punct("{")) => match s.as_str() {
-                    "trace" | "env" | "clock" | "stream" | "event" | "callsite" => Some(s.clone()),
-                    _ => None,
-                },
+                Some(Tok::Ident(s)) if self.peek_at(1) == Some(&Tok::Punct("{")) => {
+                    match s.as_str() {
+                        "trace" | "env" | "clock" | "stream" | "event" | "callsite" => {
+                            Some(s.clone())
+                        }
+                        _ => None,
+                    }
+                }
                 _ => None,
             };
             match block {
@@ -292,7 +330,10 @@ impl<'t> Parser<'t> {
             let spec = self.type_spec()?;
             loop {
                 let d = self.declarator()?;
-                let name = d.name.clone().ok_or_else(|| self.unexpected("a typedef name"))?;
+                let name = d
+                    .name
+                    .clone()
+                    .ok_or_else(|| self.unexpected("a typedef name"))?;
                 let ty = self.apply(&spec, &d)?;
                 self.declare(format!("alias {name}"), ty);
                 if !self.eat(",") {
@@ -301,7 +342,8 @@ impl<'t> Parser<'t> {
             }
             return self.expect(";", "`;` after typedef");
         }
-        if !matches!(self.peek(), Some(Tok::Ident(s)) if matches!(s.as_str(), "struct" | "variant" | "enum")) {
+        if !matches!(self.peek(), Some(Tok::Ident(s)) if matches!(s.as_str(), "struct" | "variant" | "enum"))
+        {
             return Err(self.unexpected("a block, typealias, typedef or type declaration"));
         }
         self.type_spec()?;
@@ -365,7 +407,12 @@ impl<'t> Parser<'t> {
             seen.push(name.clone());
             let rhs = if self.eat(":=") {
                 let spec = self.type_spec()?;
-                let d = Declarator { pointers: 0, name: None, pos, dims: Vec::new() };
+                let d = Declarator {
+                    pointers: 0,
+                    name: None,
+                    pos,
+                    dims: Vec::new(),
+                };
                 Err(self.apply(&spec, &d)?)
             } else if self.eat("=") {
                 Ok(self.value()?)
@@ -386,7 +433,11 @@ impl<'t> Parser<'t> {
                 attrs.push(Attr { name, pos, value });
                 Ok(())
             }
-            Err(_) => Err(MetadataError::UnexpectedToken { pos, found: "`:=`".into(), expected: "`=`" }),
+            Err(_) => Err(MetadataError::UnexpectedToken {
+                pos,
+                found: "`:=`".into(),
+                expected: "`=`",
+            }),
         })?;
         Ok(attrs)
     }
@@ -419,31 +470,51 @@ impl<'t> Parser<'t> {
     }
 
     fn warn_unknown(&mut self, block: &str, name: &str, pos: Pos) {
-        self.out.warnings.push(format!("line {}: unknown attribute `{name}` in {block} block", pos.line));
+        self.out.warnings.push(format!(
+            "line {}: unknown attribute `{name}` in {block} block",
+            pos.line
+        ));
     }
 
     fn trace_block(&mut self, pos: Pos) -> Result<(), MetadataError> {
         if self.out.trace.is_some() {
-            return Err(MetadataError::Duplicate { pos, name: "trace".into() });
+            return Err(MetadataError::Duplicate {
+                pos,
+                name: "trace".into(),
+            });
         }
-        let mut t = TraceDecl { pos, ..TraceDecl::default() };
+        let mut t = TraceDecl {
+            pos,
+            ..TraceDecl::default()
+        };
         let (mut major, mut minor) = (None, None);
         self.entries(|p, name, pos, rhs| {
-            let a = |value| Attr { name: name.clone(), pos, value };
+            let a = |value| Attr {
+                name: name.clone(),
+                pos,
+                value,
+            };
             match (name.as_str(), rhs) {
                 ("major", Ok(v)) => major = Some((a(v).uint()?, pos)),
                 ("minor", Ok(v)) => minor = Some((a(v).uint()?, pos)),
                 ("uuid", Ok(v)) => t.uuid = Some(a(v).uuid()?),
                 ("byte_order", Ok(v)) => {
                     let at = a(v);
-                    t.byte_order = Some(at.byte_order(ByteOrder::Little).and_then(|o| match at.value {
-                        Value::Path(ref w) if w[0] == "native" => Err(MetadataError::InvalidAttribute {
-                            pos,
-                            name: name.clone(),
-                            value: "native (the trace byte order cannot be native)".into(),
-                        }),
-                        _ => Ok(o),
-                    })?)
+                    t.byte_order =
+                        Some(
+                            at.byte_order(ByteOrder::Little)
+                                .and_then(|o| match at.value {
+                                    Value::Path(ref w) if w[0] == "native" => {
+                                        Err(MetadataError::InvalidAttribute {
+                                            pos,
+                                            name: name.clone(),
+                                            value: "native (the trace byte order cannot be native)"
+                                                .into(),
+                                        })
+                                    }
+                                    _ => Ok(o),
+                                })?,
+                        )
                 }
                 ("packet.header", Err(ty)) => t.packet_header = Some(ty),
                 _ => p.warn_unknown("trace", &name, pos),
@@ -452,7 +523,13 @@ impl<'t> Parser<'t> {
         })?;
         for (what, got, want) in [("major", major, 1), ("minor", minor, 8)] {
             match got {
-                None => return Err(MetadataError::MissingAttribute { pos, name: what, block: "trace" }),
+                None => {
+                    return Err(MetadataError::MissingAttribute {
+                        pos,
+                        name: what,
+                        block: "trace",
+                    });
+                }
                 Some((v, p)) if v != want => {
                     return Err(MetadataError::InvalidAttribute {
                         pos: p,
@@ -464,7 +541,11 @@ impl<'t> Parser<'t> {
             }
         }
         if t.byte_order.is_none() {
-            return Err(MetadataError::MissingAttribute { pos, name: "byte_order", block: "trace" });
+            return Err(MetadataError::MissingAttribute {
+                pos,
+                name: "byte_order",
+                block: "trace",
+            });
         }
         self.out.trace = Some(t);
         Ok(())
@@ -474,7 +555,12 @@ impl<'t> Parser<'t> {
         self.entries(|p, name, pos, rhs| {
             match rhs {
                 Ok(Value::Int(v)) => {
-                    let v = Attr { name: name.clone(), pos, value: Value::Int(v) }.int()?;
+                    let v = Attr {
+                        name: name.clone(),
+                        pos,
+                        value: Value::Int(v),
+                    }
+                    .int()?;
                     p.out.env.push((name, EnvValue::Int(v)));
                 }
                 Ok(Value::Str(s)) => p.out.env.push((name, EnvValue::Str(s))),
@@ -504,7 +590,11 @@ impl<'t> Parser<'t> {
                 p.warn_unknown("clock", &name, pos);
                 return Ok(());
             };
-            let a = Attr { name: name.clone(), pos, value };
+            let a = Attr {
+                name: name.clone(),
+                pos,
+                value,
+            };
             match name.as_str() {
                 "name" => {
                     c.name = a.text()?;
@@ -515,7 +605,11 @@ impl<'t> Parser<'t> {
                 "freq" => {
                     c.freq = a.uint()?;
                     if c.freq == 0 {
-                        return Err(MetadataError::InvalidAttribute { pos, name, value: "0 (must be > 0)".into() });
+                        return Err(MetadataError::InvalidAttribute {
+                            pos,
+                            name,
+                            value: "0 (must be > 0)".into(),
+                        });
                     }
                 }
                 "precision" => c.precision = a.uint()?,
@@ -527,20 +621,39 @@ impl<'t> Parser<'t> {
             Ok(())
         })?;
         if !named {
-            return Err(MetadataError::MissingAttribute { pos, name: "name", block: "clock" });
+            return Err(MetadataError::MissingAttribute {
+                pos,
+                name: "name",
+                block: "clock",
+            });
         }
         if self.out.clocks.iter().any(|k| k.name == c.name) {
-            return Err(MetadataError::Duplicate { pos, name: format!("clock {}", c.name) });
+            return Err(MetadataError::Duplicate {
+                pos,
+                name: format!("clock {}", c.name),
+            });
         }
         self.out.clocks.push(c);
         Ok(())
     }
 
     fn stream_block(&mut self, pos: Pos) -> Result<(), MetadataError> {
-        let mut s = StreamDecl { pos, ..StreamDecl::default() };
+        let mut s = StreamDecl {
+            pos,
+            ..StreamDecl::default()
+        };
         self.entries(|p, name, pos, rhs| {
             match (name.as_str(), rhs) {
-                ("id", Ok(v)) => s.id = Some(Attr { name, pos, value: v }.uint()?),
+                ("id", Ok(v)) => {
+                    s.id = Some(
+                        Attr {
+                            name,
+                            pos,
+                            value: v,
+                        }
+                        .uint()?,
+                    )
+                }
                 ("packet.context", Err(ty)) => s.packet_context = Some(ty),
                 ("event.header", Err(ty)) => s.event_header = Some(ty),
                 ("event.context", Err(ty)) => s.event_context = Some(ty),
@@ -553,9 +666,16 @@ impl<'t> Parser<'t> {
     }
 
     fn event_block(&mut self, pos: Pos) -> Result<(), MetadataError> {
-        let mut e = EventDecl { pos, ..EventDecl::default() };
+        let mut e = EventDecl {
+            pos,
+            ..EventDecl::default()
+        };
         self.entries(|p, name, pos, rhs| {
-            let a = |value| Attr { name: name.clone(), pos, value };
+            let a = |value| Attr {
+                name: name.clone(),
+                pos,
+                value,
+            };
             match (name.as_str(), rhs) {
                 ("name", Ok(v)) => e.name = Some(a(v).text()?),
                 ("id", Ok(v)) => e.id = Some(a(v).uint()?),
@@ -569,7 +689,11 @@ impl<'t> Parser<'t> {
             Ok(())
         })?;
         if e.name.is_none() {
-            return Err(MetadataError::MissingAttribute { pos, name: "name", block: "event" });
+            return Err(MetadataError::MissingAttribute {
+                pos,
+                name: "name",
+                block: "event",
+            });
         }
         self.out.events.push(e);
         Ok(())

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{Declarator, Dim, Parser, Spec, C_TYPE_WORDS};
+use super::{C_TYPE_WORDS, Declarator, Dim, Parser, Spec};
 use crate::metadata::attrs;
 use crate::metadata::error::{MetadataError, Pos};
 use crate::metadata::lexer::Tok;
@@ -26,7 +26,12 @@ impl Parser<'_> {
                 let a = self.attr_body()?;
                 self.leave();
                 let native = self.out.native;
-                Ok(Spec::Ty(Ty::Int(attrs::integer(&a, pos, native, &mut self.out.warnings)?)))
+                Ok(Spec::Ty(Ty::Int(attrs::integer(
+                    &a,
+                    pos,
+                    native,
+                    &mut self.out.warnings,
+                )?)))
             }
             "floating_point" => {
                 self.i += 1;
@@ -34,7 +39,12 @@ impl Parser<'_> {
                 let a = self.attr_body()?;
                 self.leave();
                 let native = self.out.native;
-                Ok(Spec::Ty(Ty::Float(attrs::float(&a, pos, native, &mut self.out.warnings)?)))
+                Ok(Spec::Ty(Ty::Float(attrs::float(
+                    &a,
+                    pos,
+                    native,
+                    &mut self.out.warnings,
+                )?)))
             }
             "string" => {
                 self.i += 1;
@@ -93,7 +103,9 @@ impl Parser<'_> {
     fn struct_spec(&mut self, pos: Pos) -> Result<Ty, MetadataError> {
         let name = self.opt_name();
         if !self.is_punct("{") {
-            let Some(name) = name else { return Err(self.unexpected("a struct name or `{`")) };
+            let Some(name) = name else {
+                return Err(self.unexpected("a struct name or `{`"));
+            };
             let ty = self.lookup(&format!("struct {name}"), pos)?;
             return self.opt_align(ty);
         }
@@ -114,7 +126,12 @@ impl Parser<'_> {
         self.i += 2;
         let pos = self.pos();
         let value = self.value()?;
-        let n = attrs::Attr { name: "align".into(), pos, value }.align()?;
+        let n = attrs::Attr {
+            name: "align".into(),
+            pos,
+            value,
+        }
+        .align()?;
         self.expect(")", "`)`")?;
         if let Ty::Struct { min_align, .. } = &mut ty {
             *min_align = n;
@@ -132,7 +149,9 @@ impl Parser<'_> {
             None
         };
         if !self.is_punct("{") {
-            let Some(name) = name else { return Err(self.unexpected("a variant name or `{`")) };
+            let Some(name) = name else {
+                return Err(self.unexpected("a variant name or `{`"));
+            };
             let mut ty = self.lookup(&format!("variant {name}"), pos)?;
             if let (Ty::Variant { tag: t, .. }, Some(new)) = (&mut ty, tag) {
                 *t = Some(new);
@@ -161,12 +180,22 @@ impl Parser<'_> {
         let name = self.opt_name();
         let container = if self.eat(":") {
             let spec = self.type_spec()?;
-            Some(self.apply(&spec, &Declarator { pointers: 0, name: None, pos, dims: Vec::new() })?)
+            Some(self.apply(
+                &spec,
+                &Declarator {
+                    pointers: 0,
+                    name: None,
+                    pos,
+                    dims: Vec::new(),
+                },
+            )?)
         } else {
             None
         };
         if !self.is_punct("{") {
-            let Some(name) = name else { return Err(self.unexpected("an enum name or `{`")) };
+            let Some(name) = name else {
+                return Err(self.unexpected("an enum name or `{`"));
+            };
             return self.lookup(&format!("enum {name}"), pos);
         }
         let container = match container {
@@ -195,7 +224,11 @@ impl Parser<'_> {
             self.i += 1;
             let (lo, hi) = if self.eat("=") {
                 let lo = self.enum_value()?;
-                let hi = if self.eat("...") { self.enum_value()? } else { lo };
+                let hi = if self.eat("...") {
+                    self.enum_value()?
+                } else {
+                    lo
+                };
                 (lo, hi)
             } else {
                 (next, next)
@@ -204,7 +237,10 @@ impl Parser<'_> {
             let (lo, hi) = (lo.min(hi), lo.max(hi));
             match mappings.iter_mut().find(|m| m.label == label) {
                 Some(m) => m.ranges.push((lo, hi)),
-                None => mappings.push(EnumMapping { label, ranges: vec![(lo, hi)] }),
+                None => mappings.push(EnumMapping {
+                    label,
+                    ranges: vec![(lo, hi)],
+                }),
             }
             if !self.eat(",") {
                 self.expect("}", "`,` or `}` in an enum")?;
@@ -212,7 +248,10 @@ impl Parser<'_> {
             }
         }
         self.leave();
-        let ty = Ty::Enum(EnumType { container, mappings });
+        let ty = Ty::Enum(EnumType {
+            container,
+            mappings,
+        });
         if let Some(name) = name {
             self.declare(format!("enum {name}"), ty.clone());
         }
@@ -247,7 +286,11 @@ impl Parser<'_> {
             loop {
                 let d = self.declarator()?;
                 let Some(name) = d.name.clone() else {
-                    return Err(self.unexpected(if what == "struct" { "a field name" } else { "an option name" }));
+                    return Err(self.unexpected(if what == "struct" {
+                        "a field name"
+                    } else {
+                        "an option name"
+                    }));
                 };
                 if out.iter().any(|(n, _)| *n == name) {
                     return Err(MetadataError::Duplicate { pos: d.pos, name });
@@ -294,10 +337,18 @@ impl Parser<'_> {
             self.expect("]", "`]`")?;
             dims.push(dim);
             if dims.len() > super::MAX_DEPTH {
-                return Err(MetadataError::TooDeep { pos, limit: super::MAX_DEPTH });
+                return Err(MetadataError::TooDeep {
+                    pos,
+                    limit: super::MAX_DEPTH,
+                });
             }
         }
-        Ok(Declarator { pointers, name, pos, dims })
+        Ok(Declarator {
+            pointers,
+            name,
+            pos,
+            dims,
+        })
     }
 
     /// The field type a specifier and a declarator make: `T x[2][3]` is an
@@ -336,31 +387,60 @@ mod tests {
         );
         let tc = parse_metadata(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let ev = &tc.streams[0].events[0];
-        ev.payload.as_ref().unwrap().fields.iter().map(|f| (f.name.clone(), f.ty.clone())).collect()
+        ev.payload
+            .as_ref()
+            .unwrap()
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.ty.clone()))
+            .collect()
     }
 
     #[test]
     fn multi_dimensional_arrays_nest_outer_first() {
         let f = fields("uint8_t a[2][3];");
-        let FieldType::Array(outer) = &f[0].1 else { panic!() };
+        let FieldType::Array(outer) = &f[0].1 else {
+            panic!()
+        };
         assert_eq!(outer.length, 2);
-        let FieldType::Array(inner) = outer.element.as_ref() else { panic!() };
+        let FieldType::Array(inner) = outer.element.as_ref() else {
+            panic!()
+        };
         assert_eq!(inner.length, 3);
     }
 
     #[test]
     fn enum_values_continue_and_default_container_is_int() {
         let f = fields("enum { A, B = 5, C, \"q d\" = 10 ... 20, _int } e;");
-        let FieldType::Enum(e) = &f[0].1 else { panic!() };
+        let FieldType::Enum(e) = &f[0].1 else {
+            panic!()
+        };
         assert!(e.container.signed);
-        let r: Vec<_> = e.mappings.iter().map(|m| (m.label.as_str(), m.ranges[0])).collect();
-        assert_eq!(r, [("A", (0, 0)), ("B", (5, 5)), ("C", (6, 6)), ("q d", (10, 20)), ("_int", (21, 21))]);
+        let r: Vec<_> = e
+            .mappings
+            .iter()
+            .map(|m| (m.label.as_str(), m.ranges[0]))
+            .collect();
+        assert_eq!(
+            r,
+            [
+                ("A", (0, 0)),
+                ("B", (5, 5)),
+                ("C", (6, 6)),
+                ("q d", (10, 20)),
+                ("_int", (21, 21))
+            ]
+        );
     }
 
     #[test]
     fn struct_align_and_named_declarations() {
-        let f = fields("struct s { uint8_t x; } align(32) a; struct s b; enum k : uint8_t { X } c; enum k d;");
-        let FieldType::Struct(s) = &f[1].1 else { panic!() };
+        let f = fields(
+            "struct s { uint8_t x; } align(32) a; struct s b; enum k : uint8_t { X } c; enum k d;",
+        );
+        let FieldType::Struct(s) = &f[1].1 else {
+            panic!()
+        };
         assert_eq!(s.min_align, 32);
         assert!(matches!(f[3].1, FieldType::Enum(_)));
     }

@@ -70,15 +70,28 @@ fn walk<'a>(mut ty: &'a Ty, tokens: &[&str], limit: Option<usize>) -> Option<(Ve
 }
 
 impl<'a> Resolver<'a> {
-    fn find(&self, path: &PathRef, kind: &'static str) -> Result<(FieldPath, &'a Ty), MetadataError> {
-        let not_found = || MetadataError::PathNotFound { pos: path.pos, kind, path: path.text.clone() };
-        let not_before = || MetadataError::PathNotBefore { pos: path.pos, kind, path: path.text.clone() };
+    fn find(
+        &self,
+        path: &PathRef,
+        kind: &'static str,
+    ) -> Result<(FieldPath, &'a Ty), MetadataError> {
+        let not_found = || MetadataError::PathNotFound {
+            pos: path.pos,
+            kind,
+            path: path.text.clone(),
+        };
+        let not_before = || MetadataError::PathNotBefore {
+            pos: path.pos,
+            kind,
+            path: path.text.clone(),
+        };
         let ctx: Vec<usize> = self.stack.iter().map(|&(_, i)| i).collect();
         if path.text.starts_with("env.") {
             return Err(not_found());
         }
-        if let Some((rest, scope)) =
-            PREFIXES.iter().find_map(|(p, s)| path.text.strip_prefix(p).map(|r| (r, *s)))
+        if let Some((rest, scope)) = PREFIXES
+            .iter()
+            .find_map(|(p, s)| path.text.strip_prefix(p).map(|r| (r, *s)))
         {
             let tokens: Vec<&str> = rest.split('.').collect();
             if scope > self.scope {
@@ -89,7 +102,8 @@ impl<'a> Resolver<'a> {
             } else {
                 self.roots[scope_index(scope)]
             };
-            let (idxs, ty) = walk(root.ok_or_else(not_found)?, &tokens, None).ok_or_else(not_found)?;
+            let (idxs, ty) =
+                walk(root.ok_or_else(not_found)?, &tokens, None).ok_or_else(not_found)?;
             if scope == self.scope {
                 // The target must be before the source at their lowest common ancestor.
                 let lca = idxs.iter().zip(&ctx).take_while(|(a, b)| a == b).count();
@@ -98,7 +112,13 @@ impl<'a> Resolver<'a> {
                     _ => return Err(not_before()),
                 }
             }
-            return Ok((FieldPath { scope, indexes: idxs }, ty));
+            return Ok((
+                FieldPath {
+                    scope,
+                    indexes: idxs,
+                },
+                ty,
+            ));
         }
         let tokens: Vec<&str> = path.text.split('.').collect();
         for depth in (0..self.stack.len()).rev() {
@@ -109,7 +129,13 @@ impl<'a> Resolver<'a> {
                 }
                 let mut indexes = ctx[..depth].to_vec();
                 indexes.extend(tail);
-                return Ok((FieldPath { scope: self.scope, indexes }, ty));
+                return Ok((
+                    FieldPath {
+                        scope: self.scope,
+                        indexes,
+                    },
+                    ty,
+                ));
             }
         }
         for &scope in SCOPES[..scope_index(self.scope)].iter().rev() {
@@ -122,14 +148,21 @@ impl<'a> Resolver<'a> {
         Err(not_found())
     }
 
-    fn members(&mut self, ty: &'a Ty, members: &'a [(String, Ty)]) -> Result<Vec<Field>, MetadataError> {
+    fn members(
+        &mut self,
+        ty: &'a Ty,
+        members: &'a [(String, Ty)],
+    ) -> Result<Vec<Field>, MetadataError> {
         self.stack.push((ty, 0));
         let mut out = Vec::with_capacity(members.len());
         for (i, (name, t)) in members.iter().enumerate() {
             if let Some(top) = self.stack.last_mut() {
                 top.1 = i;
             }
-            out.push(Field { name: name.clone(), ty: self.convert(t)? });
+            out.push(Field {
+                name: name.clone(),
+                ty: self.convert(t)?,
+            });
         }
         self.stack.pop();
         Ok(out)
@@ -141,21 +174,39 @@ impl<'a> Resolver<'a> {
             Ty::Float(f) => FieldType::Float(f.clone()),
             Ty::Str(e) => FieldType::String(*e),
             Ty::Enum(e) => FieldType::Enum(e.clone()),
-            Ty::Struct { fields, min_align, .. } => {
-                FieldType::Struct(StructType { fields: self.members(ty, fields)?, min_align: *min_align })
-            }
-            Ty::Variant { tag, options, pos, .. } => {
-                let tag = tag.as_ref().ok_or(MetadataError::VariantWithoutTag { pos: *pos })?;
+            Ty::Struct {
+                fields, min_align, ..
+            } => FieldType::Struct(StructType {
+                fields: self.members(ty, fields)?,
+                min_align: *min_align,
+            }),
+            Ty::Variant {
+                tag, options, pos, ..
+            } => {
+                let tag = tag
+                    .as_ref()
+                    .ok_or(MetadataError::VariantWithoutTag { pos: *pos })?;
                 let (path, target) = self.find(tag, "variant tag")?;
                 if !matches!(target, Ty::Enum(_)) {
-                    return Err(MetadataError::TagNotEnum { pos: tag.pos, path: tag.text.clone() });
+                    return Err(MetadataError::TagNotEnum {
+                        pos: tag.pos,
+                        path: tag.text.clone(),
+                    });
                 }
-                FieldType::Variant(VariantType { tag: path, options: self.members(ty, options)? })
+                FieldType::Variant(VariantType {
+                    tag: path,
+                    options: self.members(ty, options)?,
+                })
             }
-            Ty::Array { element, length, .. } => {
-                FieldType::Array(ArrayType { element: Box::new(self.convert(element)?), length: *length })
-            }
-            Ty::Sequence { element, length, .. } => {
+            Ty::Array {
+                element, length, ..
+            } => FieldType::Array(ArrayType {
+                element: Box::new(self.convert(element)?),
+                length: *length,
+            }),
+            Ty::Sequence {
+                element, length, ..
+            } => {
                 let (path, target) = self.find(length, "sequence length")?;
                 let unsigned = match target {
                     Ty::Int(i) => !i.signed,
@@ -163,9 +214,15 @@ impl<'a> Resolver<'a> {
                     _ => false,
                 };
                 if !unsigned {
-                    return Err(MetadataError::LengthNotUnsigned { pos: length.pos, path: length.text.clone() });
+                    return Err(MetadataError::LengthNotUnsigned {
+                        pos: length.pos,
+                        path: length.text.clone(),
+                    });
                 }
-                FieldType::Sequence(SequenceType { element: Box::new(self.convert(element)?), length: path })
+                FieldType::Sequence(SequenceType {
+                    element: Box::new(self.convert(element)?),
+                    length: path,
+                })
             }
         })
     }
@@ -177,11 +234,20 @@ fn scope_struct<'a>(
     scope: Scope,
     pos: Pos,
 ) -> Result<Option<StructType>, MetadataError> {
-    let Some(root) = roots[scope_index(scope)] else { return Ok(None) };
+    let Some(root) = roots[scope_index(scope)] else {
+        return Ok(None);
+    };
     if !matches!(root, Ty::Struct { .. }) {
-        return Err(MetadataError::Semantic { pos, what: format!("{scope:?} scope is not a struct") });
+        return Err(MetadataError::Semantic {
+            pos,
+            what: format!("{scope:?} scope is not a struct"),
+        });
     }
-    let mut r = Resolver { roots, scope, stack: Vec::new() };
+    let mut r = Resolver {
+        roots,
+        scope,
+        stack: Vec::new(),
+    };
     match r.convert(root)? {
         FieldType::Struct(s) => Ok(Some(s)),
         _ => Ok(None),
@@ -199,7 +265,11 @@ fn stream_roots<'a>(header: Option<&'a Ty>, s: Option<&'a StreamDecl>) -> Roots<
     ]
 }
 
-fn event_class<'a>(e: &'a EventDecl, mut roots: Roots<'a>, stream_id: u64) -> Result<EventClass, MetadataError> {
+fn event_class<'a>(
+    e: &'a EventDecl,
+    mut roots: Roots<'a>,
+    stream_id: u64,
+) -> Result<EventClass, MetadataError> {
     roots[4] = e.context.as_ref();
     roots[5] = e.fields.as_ref();
     Ok(EventClass {
@@ -216,23 +286,30 @@ fn event_class<'a>(e: &'a EventDecl, mut roots: Roots<'a>, stream_id: u64) -> Re
 /// Builds the trace class.
 pub(crate) fn resolve(p: Parsed) -> Result<TraceClass, MetadataError> {
     let start = Pos { line: 1, column: 1 };
-    let trace = p
-        .trace
-        .as_ref()
-        .ok_or(MetadataError::Semantic { pos: start, what: "no trace block".into() })?;
+    let trace = p.trace.as_ref().ok_or(MetadataError::Semantic {
+        pos: start,
+        what: "no trace block".into(),
+    })?;
     let header = trace.packet_header.as_ref();
     let packet_header = scope_struct(stream_roots(header, None), Scope::PacketHeader, trace.pos)?;
 
     if p.streams.len() > 1
         && let Some(s) = p.streams.iter().find(|s| s.id.is_none())
     {
-        return Err(MetadataError::MissingAttribute { pos: s.pos, name: "id", block: "stream (one of several)" });
+        return Err(MetadataError::MissingAttribute {
+            pos: s.pos,
+            name: "id",
+            block: "stream (one of several)",
+        });
     }
     let mut streams: Vec<StreamClass> = Vec::with_capacity(p.streams.len() + 1);
     for s in &p.streams {
         let id = s.id.unwrap_or(0);
         if streams.iter().any(|x| x.id == id) {
-            return Err(MetadataError::Duplicate { pos: s.pos, name: format!("stream id {id}") });
+            return Err(MetadataError::Duplicate {
+                pos: s.pos,
+                name: format!("stream id {id}"),
+            });
         }
         let roots = stream_roots(header, Some(s));
         streams.push(StreamClass {
@@ -258,7 +335,10 @@ pub(crate) fn resolve(p: Parsed) -> Result<TraceClass, MetadataError> {
         };
         let decl = p.streams.iter().find(|s| s.id.unwrap_or(0) == sid);
         if decl.is_none() && !p.streams.is_empty() {
-            return Err(MetadataError::Semantic { pos: e.pos, what: format!("event refers to unknown stream id {sid}") });
+            return Err(MetadataError::Semantic {
+                pos: e.pos,
+                what: format!("event refers to unknown stream id {sid}"),
+            });
         }
         if !streams.iter().any(|s| s.id == sid) {
             streams.push(StreamClass {
@@ -270,9 +350,14 @@ pub(crate) fn resolve(p: Parsed) -> Result<TraceClass, MetadataError> {
             });
         }
         let ec = event_class(e, stream_roots(header, decl), sid)?;
-        let Some(stream) = streams.iter_mut().find(|s| s.id == sid) else { continue };
+        let Some(stream) = streams.iter_mut().find(|s| s.id == sid) else {
+            continue;
+        };
         if stream.events.iter().any(|x| x.id == ec.id) {
-            return Err(MetadataError::Duplicate { pos: e.pos, name: format!("event id {} in stream {sid}", ec.id) });
+            return Err(MetadataError::Duplicate {
+                pos: e.pos,
+                name: format!("event id {} in stream {sid}", ec.id),
+            });
         }
         stream.events.push(ec);
     }

@@ -7,7 +7,7 @@
 //! describe a type with 2^n members or nested n levels deep.
 
 use super::error::Pos;
-use super::model::{EnumType, Encoding, FloatType, IntegerType};
+use super::model::{Encoding, EnumType, FloatType, IntegerType};
 
 /// Deepest nesting of types accepted (struct in struct in array ...).
 pub(crate) const MAX_DEPTH: usize = 64;
@@ -33,7 +33,10 @@ impl Shape {
     pub(crate) fn of<'a>(children: impl Iterator<Item = &'a Ty>) -> Shape {
         children.fold(Shape { depth: 1, nodes: 1 }, |acc, t| {
             let s = t.shape();
-            Shape { depth: acc.depth.max(s.depth + 1), nodes: acc.nodes.saturating_add(s.nodes) }
+            Shape {
+                depth: acc.depth.max(s.depth + 1),
+                nodes: acc.nodes.saturating_add(s.nodes),
+            }
         })
     }
 }
@@ -45,10 +48,27 @@ pub(crate) enum Ty {
     Float(FloatType),
     Str(Encoding),
     Enum(EnumType),
-    Struct { fields: Vec<(String, Ty)>, min_align: u32, shape: Shape },
-    Variant { tag: Option<PathRef>, options: Vec<(String, Ty)>, shape: Shape, pos: Pos },
-    Array { element: Box<Ty>, length: u64, shape: Shape },
-    Sequence { element: Box<Ty>, length: PathRef, shape: Shape },
+    Struct {
+        fields: Vec<(String, Ty)>,
+        min_align: u32,
+        shape: Shape,
+    },
+    Variant {
+        tag: Option<PathRef>,
+        options: Vec<(String, Ty)>,
+        shape: Shape,
+        pos: Pos,
+    },
+    Array {
+        element: Box<Ty>,
+        length: u64,
+        shape: Shape,
+    },
+    Sequence {
+        element: Box<Ty>,
+        length: PathRef,
+        shape: Shape,
+    },
 }
 
 impl Ty {
@@ -74,21 +94,38 @@ impl Ty {
 
     pub(crate) fn new_struct(fields: Vec<(String, Ty)>, min_align: u32) -> Ty {
         let shape = Shape::of(fields.iter().map(|(_, t)| t));
-        Ty::Struct { fields, min_align, shape }
+        Ty::Struct {
+            fields,
+            min_align,
+            shape,
+        }
     }
 
     pub(crate) fn new_variant(tag: Option<PathRef>, options: Vec<(String, Ty)>, pos: Pos) -> Ty {
         let shape = Shape::of(options.iter().map(|(_, t)| t));
-        Ty::Variant { tag, options, shape, pos }
+        Ty::Variant {
+            tag,
+            options,
+            shape,
+            pos,
+        }
     }
 
     pub(crate) fn new_array(element: Ty, length: u64) -> Ty {
         let shape = Shape::of(std::iter::once(&element));
-        Ty::Array { element: Box::new(element), length, shape }
+        Ty::Array {
+            element: Box::new(element),
+            length,
+            shape,
+        }
     }
 
     pub(crate) fn new_sequence(element: Ty, length: PathRef) -> Ty {
         let shape = Shape::of(std::iter::once(&element));
-        Ty::Sequence { element: Box::new(element), length, shape }
+        Ty::Sequence {
+            element: Box::new(element),
+            length,
+            shape,
+        }
     }
 }
