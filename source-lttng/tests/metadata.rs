@@ -276,7 +276,7 @@ fn hand_written_errors_name_line_and_column() {
     );
     assert_eq!(
         err("typealias integer { size = 65; } := big;"),
-        "line 4, column 28: invalid value for `size`: 65 (out of range 1..=64)"
+        "line 4, column 21: invalid value for `size`: 65 (out of range 1..=64)"
     );
     assert_eq!(
         err("event { name = e; fields := struct { variant <t> { uint8_t a; } v; uint8_t t; }; };"),
