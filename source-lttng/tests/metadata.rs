@@ -284,7 +284,7 @@ fn hand_written_errors_name_line_and_column() {
     );
     assert_eq!(
         err("event { name = e; }"),
-        "line 4, column 20: unexpected end of metadata, expected `;` after a block"
+        "line 4, column 19: unexpected end of metadata, expected `;` after a block"
     );
     assert_eq!(
         err("event { name = e; ; };"),
