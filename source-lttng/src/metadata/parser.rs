@@ -14,7 +14,7 @@ use super::types::{MAX_DEPTH, PathRef, Ty};
 
 /// Total type nodes alias expansion may produce (bounds memory on hostile input;
 /// the 1,400-event kernel metadata needs about 30,000).
-const MAX_NODES: u64 = 1 << 22;
+const MAX_NODES: u64 = 1 << 20;
 
 /// C type keywords that combine into alias names (`unsigned long`).
 const C_TYPE_WORDS: [&str; 13] = [
@@ -242,24 +242,31 @@ impl<'t> Parser<'t> {
         }
     }
 
+    fn find_decl(&self, key: &str) -> Option<&Ty> {
+        self.scopes.iter().rev().find_map(|s| s.get(key))
+    }
+
+    /// A declared type, charged to the expansion budget before it is copied.
     fn lookup(&mut self, key: &str, pos: Pos) -> Result<Ty, MetadataError> {
-        let ty = self
-            .scopes
-            .iter()
-            .rev()
-            .find_map(|s| s.get(key))
-            .ok_or_else(|| MetadataError::UnknownType {
-                pos,
-                name: key.to_string(),
-            })?;
+        let unknown = || MetadataError::UnknownType {
+            pos,
+            name: key.to_string(),
+        };
+        let nodes = self.find_decl(key).ok_or_else(unknown)?.shape().nodes;
+        self.charge(nodes, pos)?;
+        self.find_decl(key).cloned().ok_or_else(unknown)
+    }
+
+    /// Takes `nodes` from the expansion budget.
+    fn charge(&mut self, nodes: u64, pos: Pos) -> Result<(), MetadataError> {
         self.budget = self
             .budget
-            .checked_sub(ty.shape().nodes)
+            .checked_sub(nodes)
             .ok_or(MetadataError::TooLarge {
                 pos,
                 limit: MAX_NODES,
             })?;
-        Ok(ty.clone())
+        Ok(())
     }
 
     /// Checks a freshly built compound type against the nesting limit.
@@ -706,3 +713,80 @@ impl<'t> Parser<'t> {
 
 #[path = "parser_types.rs"]
 mod parser_types;
+
+#[cfg(test)]
+mod tests {
+    use crate::metadata::{MetadataError, parse_metadata};
+
+    const HEAD: &str = "trace { major = 1; minor = 8; byte_order = le; };\n\
+                        typealias integer { size = 8; } := u8;\n";
+
+    #[test]
+    fn deeply_nested_structs_are_refused_not_a_stack_overflow() {
+        let n = 100_000;
+        let text = format!(
+            "{HEAD}typedef {} u8 x; {} y;",
+            "struct { ".repeat(n),
+            "} x; ".repeat(n)
+        );
+        assert!(matches!(
+            parse_metadata(&text),
+            Err(MetadataError::TooDeep { .. })
+        ));
+    }
+
+    #[test]
+    fn chained_enum_containers_are_refused_not_a_stack_overflow() {
+        let text = format!("{HEAD}typedef {} u8 {{ A }} e;", "enum : ".repeat(100_000));
+        assert!(matches!(
+            parse_metadata(&text),
+            Err(MetadataError::TooDeep { .. })
+        ));
+    }
+
+    #[test]
+    fn nesting_through_typedef_chains_is_refused() {
+        let mut text = String::from(HEAD);
+        text.push_str("typedef u8 t0[1];\n");
+        for i in 1..200 {
+            text.push_str(&format!("typedef t{} t{i}[1];\n", i - 1));
+        }
+        assert!(matches!(
+            parse_metadata(&text),
+            Err(MetadataError::TooDeep { .. })
+        ));
+    }
+
+    #[test]
+    fn alias_expansion_bombs_are_refused() {
+        let mut text = String::from(HEAD);
+        text.push_str("typedef struct { u8 a; u8 b; } t0;\n");
+        for i in 1..64 {
+            text.push_str(&format!(
+                "typedef struct {{ t{p} a; t{p} b; }} t{i};\n",
+                p = i - 1
+            ));
+        }
+        assert!(matches!(
+            parse_metadata(&text),
+            Err(MetadataError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn many_declarators_of_one_inline_type_are_charged() {
+        let big = format!(
+            "struct {{ {} }}",
+            (0..5000).map(|i| format!("u8 f{i};")).collect::<String>()
+        );
+        let names = (0..1000)
+            .map(|i| format!("v{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = format!("{HEAD}event {{ name = e; fields := struct {{ {big} {names}; }}; }};");
+        assert!(matches!(
+            parse_metadata(&text),
+            Err(MetadataError::TooLarge { .. })
+        ));
+    }
+}
