@@ -283,7 +283,7 @@ fn err(body: &str) -> String {
 fn hand_written_errors_name_line_and_column() {
     assert_eq!(
         err("event { name = e; fields := struct { foo x; }; };"),
-        "line 4, column 38: unknown type name `alias foo`"
+        "line 4, column 38: unknown type name `foo`"
     );
     assert_eq!(
         err("event {\n name = e;\n fields := struct { uint8_t x[len]; };\n};"),

@@ -250,7 +250,7 @@ impl<'t> Parser<'t> {
     fn lookup(&mut self, key: &str, pos: Pos) -> Result<Ty, MetadataError> {
         let unknown = || MetadataError::UnknownType {
             pos,
-            name: key.to_string(),
+            name: key.strip_prefix("alias ").unwrap_or(key).to_string(),
         };
         let nodes = self.find_decl(key).ok_or_else(unknown)?.shape().nodes;
         self.charge(nodes, pos)?;
