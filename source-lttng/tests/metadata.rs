@@ -60,7 +60,8 @@ fn every_accepted_corpus_metadata_parses() {
 #[test]
 #[ignore = "timing, meaningful in release builds only"]
 fn kernel_metadata_parse_time() {
-    let bytes = std::fs::read(Path::new(DATA).join("kernel-metadata/lttng-modules-2.10.metadata")).unwrap();
+    let bytes =
+        std::fs::read(Path::new(DATA).join("kernel-metadata/lttng-modules-2.10.metadata")).unwrap();
     let text = metadata_text(&bytes).unwrap();
     let runs = 20;
     let start = std::time::Instant::now();
