@@ -1,6 +1,8 @@
 //! Attribute values (`name = value;`) and how the attributes of `integer`,
 //! `floating_point` and `string` blocks become model types.
 
+use std::borrow::Cow;
+
 use super::error::{MetadataError, Pos};
 use super::model::{ByteOrder, Encoding, FloatType, IntegerType};
 
@@ -27,17 +29,17 @@ impl std::fmt::Display for Value {
 
 /// One `name = value;` of a block.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Attr {
-    pub name: String,
+pub(crate) struct Attr<'a> {
+    pub name: Cow<'a, str>,
     pub pos: Pos,
     pub value: Value,
 }
 
-impl Attr {
+impl Attr<'_> {
     fn invalid(&self, why: &str) -> MetadataError {
         MetadataError::InvalidAttribute {
             pos: self.pos,
-            name: self.name.clone(),
+            name: self.name.to_string(),
             value: format!("{} ({why})", self.value),
         }
     }
@@ -177,13 +179,13 @@ pub(crate) fn parse_uuid(s: &str) -> Option<[u8; 16]> {
 }
 
 /// Finds an attribute by name.
-fn get<'a>(attrs: &'a [Attr], name: &str) -> Option<&'a Attr> {
+fn get<'a, 'n>(attrs: &'a [Attr<'n>], name: &str) -> Option<&'a Attr<'n>> {
     attrs.iter().find(|a| a.name == name)
 }
 
 /// Warnings for attributes outside `known`.
-fn unknown(attrs: &[Attr], known: &[&str], block: &str, warnings: &mut Vec<String>) {
-    for a in attrs.iter().filter(|a| !known.contains(&a.name.as_str())) {
+fn unknown(attrs: &[Attr<'_>], known: &[&str], block: &str, warnings: &mut Vec<String>) {
+    for a in attrs.iter().filter(|a| !known.contains(&&*a.name)) {
         warnings.push(format!(
             "line {}: unknown attribute `{}` in {block}",
             a.pos.line, a.name
@@ -193,7 +195,7 @@ fn unknown(attrs: &[Attr], known: &[&str], block: &str, warnings: &mut Vec<Strin
 
 /// `integer { ... }` attributes → [`IntegerType`].
 pub(crate) fn integer(
-    attrs: &[Attr],
+    attrs: &[Attr<'_>],
     pos: Pos,
     native: ByteOrder,
     warnings: &mut Vec<String>,
@@ -266,7 +268,7 @@ pub(crate) fn integer(
 /// `floating_point { ... }` attributes → [`FloatType`] (32- and 64-bit IEEE 754 only,
 /// as babeltrace2).
 pub(crate) fn float(
-    attrs: &[Attr],
+    attrs: &[Attr<'_>],
     pos: Pos,
     native: ByteOrder,
     warnings: &mut Vec<String>,
@@ -309,7 +311,7 @@ pub(crate) fn float(
 
 /// `string { ... }` attributes → its encoding.
 pub(crate) fn string(
-    attrs: &[Attr],
+    attrs: &[Attr<'_>],
     warnings: &mut Vec<String>,
 ) -> Result<Encoding, MetadataError> {
     unknown(attrs, &["encoding"], "string", warnings);

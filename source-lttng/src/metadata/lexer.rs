@@ -8,9 +8,9 @@ use super::error::{MetadataError, Pos};
 
 /// One token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Tok {
-    /// An identifier or keyword.
-    Ident(String),
+pub(crate) enum Tok<'a> {
+    /// An identifier or keyword (borrowed: no allocation per word).
+    Ident(&'a str),
     /// An unsigned integer literal (a leading `-` is a separate token).
     Int(u64),
     /// A string literal, escapes decoded.
@@ -21,7 +21,7 @@ pub(crate) enum Tok {
     Punct(&'static str),
 }
 
-impl std::fmt::Display for Tok {
+impl std::fmt::Display for Tok<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Tok::Ident(s) => write!(f, "`{s}`"),
@@ -35,8 +35,8 @@ impl std::fmt::Display for Tok {
 
 /// A token and where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Token {
-    pub tok: Tok,
+pub(crate) struct Token<'a> {
+    pub tok: Tok<'a>,
     pub pos: Pos,
 }
 
@@ -123,7 +123,7 @@ impl Lexer<'_> {
         Ok(())
     }
 
-    fn number(&mut self) -> Result<Tok, MetadataError> {
+    fn number(&mut self) -> Result<Tok<'static>, MetadataError> {
         let start = self.i;
         let (radix, digits_start) =
             if self.peek(0) == Some(b'0') && matches!(self.peek(1), Some(b'x' | b'X')) {
@@ -244,7 +244,7 @@ impl Lexer<'_> {
 }
 
 /// Splits TSDL text into tokens.
-pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, MetadataError> {
+pub(crate) fn tokenize(text: &str) -> Result<Vec<Token<'_>>, MetadataError> {
     let mut lx = Lexer {
         s: text.as_bytes(),
         i: 0,
@@ -264,7 +264,8 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, MetadataError> {
             {
                 lx.i += 1;
             }
-            Tok::Ident(String::from_utf8_lossy(&lx.s[start..lx.i]).into_owned())
+            // ASCII only, so these are char boundaries.
+            Tok::Ident(text.get(start..lx.i).unwrap_or_default())
         } else if c.is_ascii_digit() {
             lx.number()?
         } else if c == b'"' {
@@ -292,7 +293,7 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, MetadataError> {
 mod tests {
     use super::*;
 
-    fn toks(s: &str) -> Vec<Tok> {
+    fn toks(s: &str) -> Vec<Tok<'_>> {
         tokenize(s).unwrap().into_iter().map(|t| t.tok).collect()
     }
 
@@ -339,7 +340,7 @@ mod tests {
     #[test]
     fn comments_and_crlf_are_skipped_and_lines_counted() {
         let t = tokenize("/* a\r\n b */ x // c\r\n:= ...").unwrap();
-        assert_eq!(t[0].tok, Tok::Ident("x".into()));
+        assert_eq!(t[0].tok, Tok::Ident("x"));
         assert_eq!(t[1].pos, Pos { line: 3, column: 1 });
         assert_eq!(t[2].tok, Tok::Punct("..."));
     }

@@ -32,7 +32,7 @@ impl Parser<'_> {
                 pos,
                 value,
             };
-            match (name.as_str(), rhs) {
+            match (&*name, rhs) {
                 ("major", Ok(v)) => major = Some((a(v).uint()?, pos)),
                 ("minor", Ok(v)) => minor = Some((a(v).uint()?, pos)),
                 ("uuid", Ok(v)) => t.uuid = Some(a(v).uuid()?),
@@ -45,7 +45,7 @@ impl Parser<'_> {
                                     Value::Path(ref w) if w[0] == "native" => {
                                         Err(MetadataError::InvalidAttribute {
                                             pos,
-                                            name: name.clone(),
+                                            name: name.to_string(),
                                             value: "native (the trace byte order cannot be native)"
                                                 .into(),
                                         })
@@ -99,9 +99,9 @@ impl Parser<'_> {
                         value: Value::Int(v),
                     }
                     .int()?;
-                    p.out.env.push((name, EnvValue::Int(v)));
+                    p.out.env.push((name.into_owned(), EnvValue::Int(v)));
                 }
-                Ok(Value::Str(s)) => p.out.env.push((name, EnvValue::Str(s))),
+                Ok(Value::Str(s)) => p.out.env.push((name.into_owned(), EnvValue::Str(s))),
                 _ => p.out.warnings.push(format!(
                     "line {}: env entry `{name}` is neither an integer nor a string: ignored",
                     pos.line
@@ -133,7 +133,7 @@ impl Parser<'_> {
                 pos,
                 value,
             };
-            match name.as_str() {
+            match &*name {
                 "name" => {
                     c.name = a.text()?;
                     named = true;
@@ -145,7 +145,7 @@ impl Parser<'_> {
                     if c.freq == 0 {
                         return Err(MetadataError::InvalidAttribute {
                             pos,
-                            name,
+                            name: name.to_string(),
                             value: "0 (must be > 0)".into(),
                         });
                     }
@@ -181,7 +181,7 @@ impl Parser<'_> {
             ..StreamDecl::default()
         };
         self.entries(|p, name, pos, rhs| {
-            match (name.as_str(), rhs) {
+            match (&*name, rhs) {
                 ("id", Ok(v)) => {
                     s.id = Some(
                         Attr {
@@ -214,7 +214,7 @@ impl Parser<'_> {
                 pos,
                 value,
             };
-            match (name.as_str(), rhs) {
+            match (&*name, rhs) {
                 ("name", Ok(v)) => e.name = Some(a(v).text()?),
                 ("id", Ok(v)) => e.id = Some(a(v).uint()?),
                 ("stream_id", Ok(v)) => e.stream_id = Some(a(v).uint()?),

@@ -4,6 +4,7 @@
 //! what comes out are the top-level blocks with intermediate [`Ty`] scopes;
 //! [`super::resolve`] then resolves paths and assembles the model.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::attrs::{self, Attr, Value};
@@ -79,10 +80,34 @@ pub(crate) struct Parsed {
 
 /// A type specifier before declarators apply: alias names stay names because
 /// a declarator's `*` changes which alias is meant (`void *`).
-enum Spec {
+enum Spec<'t> {
     Ty(Ty),
-    Alias(String, Pos),
+    Alias(Cow<'t, str>, Pos),
 }
+
+/// The name spaces of declared types: `typealias`/`typedef` names and the
+/// tags of `struct X`, `variant X`, `enum X` are separate, as in C.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Alias,
+    Struct,
+    Variant,
+    Enum,
+}
+
+impl Kind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Alias => "",
+            Kind::Struct => "struct ",
+            Kind::Variant => "variant ",
+            Kind::Enum => "enum ",
+        }
+    }
+}
+
+/// Declarations of one lexical scope, indexed by [`Kind`].
+type Decls = [HashMap<String, Ty>; 4];
 
 /// A declarator: pointers, a name, array/sequence suffixes.
 struct Declarator {
@@ -98,21 +123,20 @@ enum Dim {
 }
 
 pub(crate) struct Parser<'t> {
-    toks: &'t [Token],
+    toks: &'t [Token<'t>],
     i: usize,
     depth: usize,
-    scopes: Vec<HashMap<String, Ty>>,
+    scopes: Vec<Decls>,
     budget: u64,
     out: Parsed,
 }
 
 /// Finds `byte_order` of the `trace` block by scanning tokens, so that types
 /// declared before the trace block can resolve `native`.
-fn prescan_byte_order(toks: &[Token]) -> Option<ByteOrder> {
+fn prescan_byte_order(toks: &[Token<'_>]) -> Option<ByteOrder> {
     let is = |i: usize, t: &Tok| toks.get(i).is_some_and(|x| &x.tok == t);
-    let start = (0..toks.len()).find(|&i| {
-        matches!(&toks[i].tok, Tok::Ident(s) if s == "trace") && is(i + 1, &Tok::Punct("{"))
-    })?;
+    let start = (0..toks.len())
+        .find(|&i| matches!(toks[i].tok, Tok::Ident("trace")) && is(i + 1, &Tok::Punct("{")))?;
     let mut depth = 0usize;
     for i in start + 1..toks.len() {
         match &toks[i].tok {
@@ -123,8 +147,8 @@ fn prescan_byte_order(toks: &[Token]) -> Option<ByteOrder> {
                     return None;
                 }
             }
-            Tok::Ident(s) if depth == 1 && s == "byte_order" && is(i + 1, &Tok::Punct("=")) => {
-                if let Some(Tok::Ident(w)) = toks.get(i + 2).map(|t| &t.tok) {
+            Tok::Ident("byte_order") if depth == 1 && is(i + 1, &Tok::Punct("=")) => {
+                if let Some(&Tok::Ident(w)) = toks.get(i + 2).map(|t| &t.tok) {
                     return attrs::trace_byte_order(w);
                 }
             }
@@ -135,13 +159,13 @@ fn prescan_byte_order(toks: &[Token]) -> Option<ByteOrder> {
 }
 
 impl<'t> Parser<'t> {
-    pub(crate) fn new(toks: &'t [Token]) -> Self {
+    pub(crate) fn new(toks: &'t [Token<'t>]) -> Self {
         let native = prescan_byte_order(toks).unwrap_or(ByteOrder::Little);
         Parser {
             toks,
             i: 0,
             depth: 0,
-            scopes: vec![HashMap::new()],
+            scopes: vec![Decls::default()],
             budget: MAX_NODES,
             out: Parsed {
                 trace: None,
@@ -157,11 +181,11 @@ impl<'t> Parser<'t> {
 
     // ---- token helpers ----
 
-    fn peek(&self) -> Option<&'t Tok> {
+    fn peek(&self) -> Option<&'t Tok<'t>> {
         self.toks.get(self.i).map(|t| &t.tok)
     }
 
-    fn peek_at(&self, k: usize) -> Option<&'t Tok> {
+    fn peek_at(&self, k: usize) -> Option<&'t Tok<'t>> {
         self.toks.get(self.i + k).map(|t| &t.tok)
     }
 
@@ -189,7 +213,7 @@ impl<'t> Parser<'t> {
     }
 
     fn is_word(&self, w: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Ident(s)) if s == w)
+        matches!(self.peek(), Some(&Tok::Ident(s)) if s == w)
     }
 
     fn eat(&mut self, p: &str) -> bool {
@@ -210,10 +234,10 @@ impl<'t> Parser<'t> {
 
     fn ident(&mut self, expected: &'static str) -> Result<(String, Pos), MetadataError> {
         match self.peek() {
-            Some(Tok::Ident(s)) => {
+            Some(&Tok::Ident(s)) => {
                 let pos = self.pos();
                 self.i += 1;
-                Ok((s.clone(), pos))
+                Ok((s.to_string(), pos))
             }
             _ => Err(self.unexpected(expected)),
         }
@@ -236,25 +260,32 @@ impl<'t> Parser<'t> {
 
     // ---- scopes ----
 
-    fn declare(&mut self, key: String, ty: Ty) {
+    fn declare(&mut self, kind: Kind, name: String, ty: Ty) {
         if let Some(s) = self.scopes.last_mut() {
-            s.insert(key, ty);
+            s[kind as usize].insert(name, ty);
         }
     }
 
-    fn find_decl(&self, key: &str) -> Option<&Ty> {
-        self.scopes.iter().rev().find_map(|s| s.get(key))
+    fn find_decl(&self, kind: Kind, name: &str) -> Option<&Ty> {
+        self.scopes
+            .iter()
+            .rev()
+            .find_map(|s| s[kind as usize].get(name))
     }
 
     /// A declared type, charged to the expansion budget before it is copied.
-    fn lookup(&mut self, key: &str, pos: Pos) -> Result<Ty, MetadataError> {
+    fn lookup(&mut self, kind: Kind, name: &str, pos: Pos) -> Result<Ty, MetadataError> {
         let unknown = || MetadataError::UnknownType {
             pos,
-            name: key.strip_prefix("alias ").unwrap_or(key).to_string(),
+            name: format!("{}{name}", kind.prefix()),
         };
-        let nodes = self.find_decl(key).ok_or_else(unknown)?.shape().nodes;
+        let nodes = self
+            .find_decl(kind, name)
+            .ok_or_else(unknown)?
+            .shape()
+            .nodes;
         self.charge(nodes, pos)?;
-        self.find_decl(key).cloned().ok_or_else(unknown)
+        self.find_decl(kind, name).cloned().ok_or_else(unknown)
     }
 
     /// Takes `nodes` from the expansion budget.
@@ -292,14 +323,10 @@ impl<'t> Parser<'t> {
     pub(crate) fn parse(mut self) -> Result<Parsed, MetadataError> {
         while self.peek().is_some() {
             let block = match self.peek() {
-                Some(Tok::Ident(s)) if self.peek_at(1) == Some(&Tok::Punct("{")) => {
-                    match s.as_str() {
-                        "trace" | "env" | "clock" | "stream" | "event" | "callsite" => {
-                            Some(s.clone())
-                        }
-                        _ => None,
-                    }
-                }
+                Some(&Tok::Ident(s)) if self.peek_at(1) == Some(&Tok::Punct("{")) => match s {
+                    "trace" | "env" | "clock" | "stream" | "event" | "callsite" => Some(s),
+                    _ => None,
+                },
                 _ => None,
             };
             match block {
@@ -307,8 +334,8 @@ impl<'t> Parser<'t> {
                     let pos = self.pos();
                     self.i += 2;
                     self.enter()?;
-                    self.scopes.push(HashMap::new());
-                    match b.as_str() {
+                    self.scopes.push(Decls::default());
+                    match b {
                         "trace" => self.trace_block(pos)?,
                         "env" => self.env_block()?,
                         "clock" => self.clock_block(pos)?,
@@ -342,15 +369,14 @@ impl<'t> Parser<'t> {
                     .clone()
                     .ok_or_else(|| self.unexpected("a typedef name"))?;
                 let ty = self.apply(&spec, &d)?;
-                self.declare(format!("alias {name}"), ty);
+                self.declare(Kind::Alias, name, ty);
                 if !self.eat(",") {
                     break;
                 }
             }
             return self.expect(";", "`;` after typedef");
         }
-        if !matches!(self.peek(), Some(Tok::Ident(s)) if matches!(s.as_str(), "struct" | "variant" | "enum"))
-        {
+        if !matches!(self.peek(), Some(Tok::Ident("struct" | "variant" | "enum"))) {
             return Err(self.unexpected("a block, typealias, typedef or type declaration"));
         }
         self.type_spec()?;
@@ -372,7 +398,7 @@ impl<'t> Parser<'t> {
         let mut words = Vec::new();
         loop {
             match self.peek() {
-                Some(Tok::Ident(w)) => words.push(w.clone()),
+                Some(&Tok::Ident(w)) => words.push(w.to_string()),
                 Some(Tok::Punct("*")) => words.push("*".to_string()),
                 _ => break,
             }
@@ -381,7 +407,7 @@ impl<'t> Parser<'t> {
         if words.is_empty() || words[0] == "*" {
             return Err(self.unexpected("an alias name"));
         }
-        self.declare(format!("alias {}", words.join(" ")), ty);
+        self.declare(Kind::Alias, words.join(" "), ty);
         self.expect(";", "`;` after typealias")
     }
 
@@ -391,25 +417,38 @@ impl<'t> Parser<'t> {
     /// until `}`, handing each entry to `f`.
     fn entries(
         &mut self,
-        mut f: impl FnMut(&mut Self, String, Pos, Result<Value, Ty>) -> Result<(), MetadataError>,
+        mut f: impl FnMut(&mut Self, Cow<'t, str>, Pos, Result<Value, Ty>) -> Result<(), MetadataError>,
     ) -> Result<(), MetadataError> {
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: Vec<Cow<'t, str>> = Vec::new();
         loop {
             if self.eat("}") {
                 return Ok(());
             }
-            if matches!(self.peek(), Some(Tok::Ident(s)) if matches!(s.as_str(), "typealias" | "typedef" | "struct" | "variant" | "enum"))
-            {
+            if matches!(
+                self.peek(),
+                Some(Tok::Ident(
+                    "typealias" | "typedef" | "struct" | "variant" | "enum"
+                ))
+            ) {
                 self.declaration()?;
                 continue;
             }
-            let (mut name, pos) = self.ident("an attribute name or `}`")?;
+            let pos = self.pos();
+            let Some(&Tok::Ident(first)) = self.peek() else {
+                return Err(self.unexpected("an attribute name or `}`"));
+            };
+            self.i += 1;
+            let mut name = Cow::Borrowed(first);
             while self.eat(".") {
-                name.push('.');
-                name.push_str(&self.ident("an attribute name")?.0);
+                let n = name.to_mut();
+                n.push('.');
+                n.push_str(&self.ident("an attribute name")?.0);
             }
             if seen.contains(&name) {
-                return Err(MetadataError::Duplicate { pos, name });
+                return Err(MetadataError::Duplicate {
+                    pos,
+                    name: name.into_owned(),
+                });
             }
             seen.push(name.clone());
             let rhs = if self.eat(":=") {
@@ -432,7 +471,7 @@ impl<'t> Parser<'t> {
     }
 
     /// Entries of an `integer`/`floating_point`/`string` block (values only).
-    fn attr_body(&mut self) -> Result<Vec<Attr>, MetadataError> {
+    fn attr_body(&mut self) -> Result<Vec<Attr<'t>>, MetadataError> {
         self.expect("{", "`{`")?;
         let mut attrs = Vec::new();
         self.entries(|_, name, pos, rhs| match rhs {
@@ -462,8 +501,8 @@ impl<'t> Parser<'t> {
                 Value::Int(if neg { -v } else { v })
             }
             Some(Tok::Str(s) | Tok::Char(s)) if !neg => Value::Str(s.clone()),
-            Some(Tok::Ident(s)) if !neg => {
-                let mut path = vec![s.clone()];
+            Some(&Tok::Ident(s)) if !neg => {
+                let mut path = vec![s.to_string()];
                 self.i += 1;
                 while self.eat(".") {
                     path.push(self.ident("an identifier after `.`")?.0);

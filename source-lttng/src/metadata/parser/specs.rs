@@ -2,33 +2,32 @@
 //! `variant name <tag> {..}`, `enum name : T {..}`, alias names, and the
 //! `*name[2][len]` declarators that turn a specifier into a field type.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 
-use super::{C_TYPE_WORDS, Declarator, Dim, Parser, Spec};
+use super::{C_TYPE_WORDS, Declarator, Decls, Dim, Kind, Parser, Spec};
 use crate::metadata::attrs;
 use crate::metadata::error::{MetadataError, Pos};
 use crate::metadata::lexer::Tok;
 use crate::metadata::model::{EnumMapping, EnumType};
 use crate::metadata::types::{PathRef, Ty};
 
-impl Parser<'_> {
+impl<'t> Parser<'t> {
     /// A type specifier. Every nested specifier (struct member, enum
     /// container, typealias in an integer block...) goes through here, so the
     /// depth check bounds the parser's recursion.
-    pub(super) fn type_spec(&mut self) -> Result<Spec, MetadataError> {
+    pub(super) fn type_spec(&mut self) -> Result<Spec<'t>, MetadataError> {
         self.enter()?;
         let spec = self.type_spec_inner();
         self.leave();
         spec
     }
 
-    fn type_spec_inner(&mut self) -> Result<Spec, MetadataError> {
+    fn type_spec_inner(&mut self) -> Result<Spec<'t>, MetadataError> {
         let pos = self.pos();
-        let Some(Tok::Ident(word)) = self.peek() else {
+        let Some(&Tok::Ident(word)) = self.peek() else {
             return Err(self.unexpected("a type"));
         };
-        let word = word.clone();
-        match word.as_str() {
+        match word {
             "integer" => {
                 self.i += 1;
                 let a = self.attr_body()?;
@@ -75,18 +74,18 @@ impl Parser<'_> {
             }
             w if C_TYPE_WORDS.contains(&w) => {
                 let mut words = Vec::new();
-                while let Some(Tok::Ident(w)) = self.peek() {
-                    if !C_TYPE_WORDS.contains(&w.as_str()) {
+                while let Some(&Tok::Ident(w)) = self.peek() {
+                    if !C_TYPE_WORDS.contains(&w) {
                         break;
                     }
-                    words.push(w.clone());
+                    words.push(w);
                     self.i += 1;
                 }
-                Ok(Spec::Alias(words.join(" "), pos))
+                Ok(Spec::Alias(Cow::Owned(words.join(" ")), pos))
             }
             _ => {
                 self.i += 1;
-                Ok(Spec::Alias(word, pos))
+                Ok(Spec::Alias(Cow::Borrowed(word), pos))
             }
         }
     }
@@ -94,10 +93,9 @@ impl Parser<'_> {
     /// An optional name after `struct`/`variant`/`enum`.
     fn opt_name(&mut self) -> Option<String> {
         match self.peek() {
-            Some(Tok::Ident(s)) => {
-                let s = s.clone();
+            Some(&Tok::Ident(s)) => {
                 self.i += 1;
-                Some(s)
+                Some(s.to_string())
             }
             _ => None,
         }
@@ -109,14 +107,14 @@ impl Parser<'_> {
             let Some(name) = name else {
                 return Err(self.unexpected("a struct name or `{`"));
             };
-            let ty = self.lookup(&format!("struct {name}"), pos)?;
+            let ty = self.lookup(Kind::Struct, &name, pos)?;
             return self.opt_align(ty);
         }
         let fields = self.members("struct")?;
         let ty = self.checked(Ty::new_struct(fields, 1), pos)?;
         let ty = self.opt_align(ty)?;
         if let Some(name) = name {
-            self.declare(format!("struct {name}"), ty.clone());
+            self.declare(Kind::Struct, name, ty.clone());
         }
         Ok(ty)
     }
@@ -155,7 +153,7 @@ impl Parser<'_> {
             let Some(name) = name else {
                 return Err(self.unexpected("a variant name or `{`"));
             };
-            let mut ty = self.lookup(&format!("variant {name}"), pos)?;
+            let mut ty = self.lookup(Kind::Variant, &name, pos)?;
             if let (Ty::Variant { tag: t, .. }, Some(new)) = (&mut ty, tag) {
                 *t = Some(new);
             }
@@ -164,7 +162,7 @@ impl Parser<'_> {
         let options = self.members("variant")?;
         let ty = self.checked(Ty::new_variant(tag, options, pos), pos)?;
         if let Some(name) = name {
-            self.declare(format!("variant {name}"), ty.clone());
+            self.declare(Kind::Variant, name, ty.clone());
         }
         Ok(ty)
     }
@@ -199,11 +197,11 @@ impl Parser<'_> {
             let Some(name) = name else {
                 return Err(self.unexpected("an enum name or `{`"));
             };
-            return self.lookup(&format!("enum {name}"), pos);
+            return self.lookup(Kind::Enum, &name, pos);
         }
         let container = match container {
             Some(t) => t,
-            None => self.lookup("alias int", pos)?,
+            None => self.lookup(Kind::Alias, "int", pos)?,
         };
         let Ty::Int(container) = container else {
             return Err(MetadataError::InvalidAttribute {
@@ -220,7 +218,8 @@ impl Parser<'_> {
                 break;
             }
             let label = match self.peek() {
-                Some(Tok::Ident(s) | Tok::Str(s)) => s.clone(),
+                Some(&Tok::Ident(s)) => s.to_string(),
+                Some(Tok::Str(s)) => s.clone(),
                 _ => return Err(self.unexpected("an enumerator label or `}`")),
             };
             self.i += 1;
@@ -254,7 +253,7 @@ impl Parser<'_> {
             mappings,
         });
         if let Some(name) = name {
-            self.declare(format!("enum {name}"), ty.clone());
+            self.declare(Kind::Enum, name, ty.clone());
         }
         Ok(ty)
     }
@@ -269,7 +268,7 @@ impl Parser<'_> {
     /// `{ members }` of a struct or variant, with its own declaration scope.
     fn members(&mut self, what: &'static str) -> Result<Vec<(String, Ty)>, MetadataError> {
         self.expect("{", "`{`")?;
-        self.scopes.push(HashMap::new());
+        self.scopes.push(Decls::default());
         let mut out: Vec<(String, Ty)> = Vec::new();
         loop {
             if self.eat("}") {
@@ -315,10 +314,9 @@ impl Parser<'_> {
         }
         let pos = self.pos();
         let name = match self.peek() {
-            Some(Tok::Ident(s)) => {
-                let s = s.clone();
+            Some(&Tok::Ident(s)) => {
                 self.i += 1;
-                Some(s)
+                Some(s.to_string())
             }
             _ => None,
         };
@@ -352,7 +350,7 @@ impl Parser<'_> {
 
     /// The field type a specifier and a declarator make: `T x[2][3]` is an
     /// array of 2 arrays of 3 `T`.
-    pub(super) fn apply(&mut self, spec: &Spec, d: &Declarator) -> Result<Ty, MetadataError> {
+    pub(super) fn apply(&mut self, spec: &Spec<'_>, d: &Declarator) -> Result<Ty, MetadataError> {
         let mut ty = match spec {
             Spec::Ty(t) if d.pointers == 0 => {
                 self.charge(t.shape().nodes, d.pos)?;
@@ -360,8 +358,12 @@ impl Parser<'_> {
             }
             Spec::Ty(_) => return Err(self.unexpected("no `*` after a non-alias type")),
             Spec::Alias(name, pos) => {
-                let key = format!("alias {}{}", name, " *".repeat(d.pointers));
-                self.lookup(&key, *pos)?
+                if d.pointers == 0 {
+                    self.lookup(Kind::Alias, name, *pos)?
+                } else {
+                    let key = format!("{name}{}", " *".repeat(d.pointers));
+                    self.lookup(Kind::Alias, &key, *pos)?
+                }
             }
         };
         for dim in d.dims.iter().rev() {
