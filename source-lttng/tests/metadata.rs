@@ -353,3 +353,65 @@ fn native_byte_order_declared_after_use_resolves_to_trace_order() {
         matches!(&f[0].ty, FieldType::Integer(i) if i.byte_order == ByteOrder::Big && i.align == 8)
     );
 }
+
+/// Checked against babeltrace2 2.0.4 with metadata-only trace directories.
+#[test]
+fn structural_errors_babeltrace2_also_reports() {
+    // `stream { id = 0; }` without a packet header `stream_id` field.
+    assert!(err("stream { id = 0; };").starts_with("line 4, column 1: stream has an `id`"));
+    // `map` to a clock not declared before.
+    assert!(
+        err("typealias integer { size = 8; map = clock.nope.value; } := t;")
+            .contains("no clock of this name declared before")
+    );
+    let two = "typealias integer { size = 8; } := u8;
+        trace { major = 1; minor = 8; byte_order = le; packet.header := struct { u8 stream_id; }; };
+        stream { id = 0; }; stream { id = 1; };";
+    let e = parse_metadata(&format!("{two} event {{ name = e; }};")).unwrap_err();
+    assert!(e.to_string().contains("missing `stream_id`"), "{e}");
+    let e = parse_metadata(&format!("{two} event {{ name = e; stream_id = 3; }};")).unwrap_err();
+    assert!(e.to_string().contains("unknown stream id 3"), "{e}");
+    let e = parse_metadata(&format!(
+        "{two} event {{ name = e; stream_id = 1; }}; event {{ name = f; stream_id = 1; }};"
+    ))
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("duplicate `event id 0 in stream 1`"),
+        "{e}"
+    );
+    // An event may come before its stream class.
+    let later = format!("{two} event {{ name = e; stream_id = 1; }};")
+        .replace("stream { id = 1; };", "")
+        + "stream { id = 1; };";
+    let tc = parse_metadata(&later).unwrap();
+    assert_eq!(tc.stream(1).unwrap().events.len(), 1);
+}
+
+#[test]
+fn paths_through_arrays_name_the_last_element_and_add_no_index() {
+    let text = "/* CTF 1.8 */ typealias integer { size = 8; } := u8;
+        trace { major = 1; minor = 8; byte_order = le; };
+        event { name = e; fields := struct {
+            struct { u8 n; u8 s[n]; } a[2];
+            u8 t[a.n];
+        }; };";
+    let tc = parse_metadata(text).unwrap();
+    let f = &tc.streams[0].events[0].payload.as_ref().unwrap().fields;
+    let FieldType::Sequence(t) = &f[1].ty else {
+        panic!()
+    };
+    assert_eq!(t.length.indexes, [0, 0]);
+    let FieldType::Array(a) = &f[0].ty else {
+        panic!()
+    };
+    let FieldType::Struct(el) = a.element.as_ref() else {
+        panic!()
+    };
+    let FieldType::Sequence(s) = &el.fields[1].ty else {
+        panic!()
+    };
+    assert_eq!(
+        (s.length.scope, s.length.indexes.as_slice()),
+        (Scope::EventPayload, &[0, 0][..])
+    );
+}

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::error::{MetadataError, Pos};
-use super::model::{ByteOrder, Encoding, FloatType, IntegerType};
+use super::model::{ByteOrder, ClockClass, Encoding, FloatType, IntegerType};
 
 /// The right-hand side of `name = value;`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,6 +198,7 @@ pub(crate) fn integer(
     attrs: &[Attr<'_>],
     pos: Pos,
     native: ByteOrder,
+    clocks: &[ClockClass],
     warnings: &mut Vec<String>,
 ) -> Result<IntegerType, MetadataError> {
     const KNOWN: [&str; 7] = [
@@ -248,7 +249,11 @@ pub(crate) fn integer(
     let mapped_clock = match get(attrs, "map") {
         None => None,
         Some(a) => match &a.value {
+            // The clock must be declared before (babeltrace2 refuses otherwise).
             Value::Path(p) if p.len() == 3 && p[0] == "clock" && p[2] == "value" => {
+                if !clocks.iter().any(|c| c.name == p[1]) {
+                    return Err(a.invalid("no clock of this name declared before"));
+                }
                 Some(p[1].clone())
             }
             _ => return Err(a.invalid("expected clock.NAME.value")),
