@@ -136,6 +136,13 @@ impl Attr<'_> {
         }
     }
 
+    /// The trace's own byte order: `native` would be circular.
+    pub(crate) fn trace_byte_order(&self) -> Result<ByteOrder, MetadataError> {
+        self.word().and_then(trace_byte_order).ok_or_else(|| {
+            self.invalid("expected be/le/network; the trace byte order cannot be native")
+        })
+    }
+
     /// A UUID string `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
     pub(crate) fn uuid(&self) -> Result<[u8; 16], MetadataError> {
         let s = self.string()?;
