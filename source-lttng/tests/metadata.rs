@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use trawl_source_lttng::metadata::{
-    ByteOrder, EnvValue, FieldType, MetadataError, Scope, TraceClass, metadata_text, parse_metadata,
+    ByteOrder, Encoding, EnvValue, FieldType, MetadataError, Scope, TraceClass, metadata_text,
+    parse_metadata,
 };
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data");
@@ -414,4 +415,64 @@ fn paths_through_arrays_name_the_last_element_and_add_no_index() {
         (s.length.scope, s.length.indexes.as_slice()),
         (Scope::EventPayload, &[0, 0][..])
     );
+}
+
+#[test]
+fn every_block_and_attribute_kind() {
+    let text = r#"/* CTF 1.8 */
+typealias integer { size = 64; align = 64; signed = false; } := unsigned long;
+typealias integer { size = 32; signed = TRUE; base = x; byte_order = network; encoding = ASCII; } := void *;
+typealias floating_point { exp_dig = 11; mant_dig = 53; byte_order = le; } := double;
+typedef unsigned long ul_arr[2];
+trace { major = 1; minor = 8; uuid = "2a6422d0-6cee-11e0-8c08-cb07d7b3a564"; byte_order = be;
+        packet.header := struct { unsigned long stream_id; }; };
+env { hostname = "h\t1"; nb = -3; };
+clock { name = c0; uuid = "00000000-0000-0000-0000-0000000000ff"; description = "d";
+        freq = 1000; precision = 2; offset_s = -5; offset = 7; absolute = true; };
+typealias integer { size = 27; align = 1; map = clock.c0.value; } := ts_t;
+callsite { name = "e"; func = "f"; file = "x.c"; line = 12; ip = 0x1234; };
+stream { id = 4; event.header := struct { ts_t ts; } align(32); };
+event { name = "e"; id = 9; stream_id = 4; loglevel = 13; model.emf.uri = "http://x";
+        context := struct { void *p; };
+        fields := struct { double d; string { encoding = ASCII; } s; ul_arr a; string plain; }; };
+"#;
+    let tc = parse_metadata(text).unwrap();
+    assert_eq!(tc.uuid.unwrap()[0], 0x2a);
+    assert_eq!(tc.byte_order, ByteOrder::Big);
+    assert_eq!(tc.env_str("hostname"), Some("h\t1"));
+    assert_eq!(tc.env("nb"), Some(&EnvValue::Int(-3)));
+    let c = tc.clock("c0").unwrap();
+    assert_eq!(
+        (
+            c.freq,
+            c.precision,
+            c.offset_s,
+            c.offset,
+            c.absolute,
+            c.description.as_deref()
+        ),
+        (1000, 2, -5, 7, true, Some("d"))
+    );
+    assert_eq!(c.uuid.unwrap()[15], 0xff);
+    let s = tc.stream(4).unwrap();
+    let eh = s.event_header.as_ref().unwrap();
+    assert_eq!(eh.min_align, 32);
+    assert!(matches!(&eh.fields[0].ty, FieldType::Integer(i)
+        if i.size == 27 && i.align == 1 && i.byte_order == ByteOrder::Big && i.mapped_clock.as_deref() == Some("c0")));
+    let e = &s.events[0];
+    assert_eq!(
+        (e.id, e.stream_id, e.loglevel, e.model_emf_uri.as_deref()),
+        (9, 4, Some(13), Some("http://x"))
+    );
+    let ctx = e.context.as_ref().unwrap();
+    assert!(matches!(&ctx.fields[0].ty, FieldType::Integer(i)
+        if i.signed && i.base == 16 && i.encoding == Encoding::Ascii && i.align == 8));
+    let f = &e.payload.as_ref().unwrap().fields;
+    assert!(
+        matches!(&f[0].ty, FieldType::Float(x) if x.mant_dig == 53 && x.align == 8 && x.byte_order == ByteOrder::Little)
+    );
+    assert!(matches!(f[1].ty, FieldType::String(Encoding::Ascii)));
+    assert!(matches!(&f[2].ty, FieldType::Array(a) if a.length == 2));
+    assert!(matches!(f[3].ty, FieldType::String(Encoding::Utf8)));
+    assert!(tc.warnings.is_empty(), "{:?}", tc.warnings);
 }
