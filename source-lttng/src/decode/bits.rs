@@ -210,6 +210,7 @@ mod tests {
         let data = [0u8; 2];
         let mut r = BitReader::new(&data, 12);
         assert!(r.bits(13, ByteOrder::Little).is_err());
+        r.bits(1, ByteOrder::Little).unwrap();
         assert!(r.align(16).is_err());
         assert!(r.slice(u64::MAX).is_err());
         assert!(r.bytes::<8>().is_err());
