@@ -435,7 +435,8 @@ impl Columns {
                 let Some(c) = self.ints.get_mut(i as usize) else {
                     return Ok(new_empty_array(ty));
                 };
-                let vals = std::mem::take(&mut c.vals);
+                let n = c.vals.len();
+                let vals = std::mem::replace(&mut c.vals, Vec::with_capacity(n));
                 let nulls = c.valid.take();
                 int_array(vals, nulls, ty)
             }
@@ -459,8 +460,11 @@ impl Columns {
                 if c.bytes.len() >= i32::MAX as usize {
                     return Err(DecodeErrorKind::BatchTooLarge);
                 }
-                let offsets = std::mem::replace(&mut c.offsets, vec![0]);
-                let bytes = std::mem::take(&mut c.bytes);
+                let mut fresh = Vec::with_capacity(c.offsets.len());
+                fresh.push(0);
+                let offsets = std::mem::replace(&mut c.offsets, fresh);
+                let nb = c.bytes.len();
+                let bytes = std::mem::replace(&mut c.bytes, Vec::with_capacity(nb));
                 let nulls = c.valid.take();
                 let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
                 Arc::new(StringArray::try_new(offsets, Buffer::from_vec(bytes), nulls).map_err(arrow)?)

@@ -344,7 +344,11 @@ impl<'a> Compiler<'a> {
     ) -> Result<(), DecodeError> {
         let path: Arc<str> = Arc::from(what);
         let align = check_align(struct_align(root), what)?;
-        self.emit(Op::Struct { align, col: NONE }, &path);
+        // The first member aligns the struct anyway when it aligns at least as much.
+        let first = root.fields.first().map_or(1, |f| align_of(&f.ty));
+        if align > first {
+            self.emit(Op::Struct { align, col: NONE }, &path);
+        }
         let mut idx = Vec::new();
         for (i, f) in root.fields.iter().enumerate() {
             idx.push(i);
@@ -439,6 +443,10 @@ impl<'a> Compiler<'a> {
                     }
                 };
                 let int = self.int_op(&e.container, value, reg, reg2, auto, text)?;
+                if label == NONE {
+                    self.emit(Op::Int(int), &path);
+                    return Ok(out);
+                }
                 self.emit(
                     Op::Enum {
                         int,
@@ -483,8 +491,10 @@ impl<'a> Compiler<'a> {
                 let (scol, at) = if col_name.is_some() {
                     let c = self.cols.new_struct();
                     (Some(c), self.emit(Op::Struct { align, col: col_idx(c) }, &path))
-                } else {
+                } else if align > s.fields.first().map_or(1, |f| align_of(&f.ty)) {
                     (None, self.emit(Op::Struct { align, col: NONE }, &path))
+                } else {
+                    (None, 0)
                 };
                 let _ = at;
                 let mut fields = Vec::new();

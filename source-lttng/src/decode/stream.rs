@@ -466,11 +466,15 @@ fn finish_batch(cp: &super::ClassPlan, rows: &mut ClassRows) -> Result<RecordBat
     let n = rows.ts.len();
     let meta = cp.schema.metadata();
     let get = |k: &str| meta.get(k).map_or("", |s| s.as_str());
-    let ts = TimestampNanosecondArray::from(std::mem::take(&mut rows.ts)).with_timezone("UTC");
-    let sid = UInt64Array::from(std::mem::take(&mut rows.sid));
-    let valid = std::mem::take(&mut rows.cpu_valid);
+    let ts = TimestampNanosecondArray::from(std::mem::replace(&mut rows.ts, Vec::with_capacity(n)))
+        .with_timezone("UTC");
+    let sid = UInt64Array::from(std::mem::replace(&mut rows.sid, Vec::with_capacity(n)));
+    let valid = std::mem::replace(&mut rows.cpu_valid, Vec::with_capacity(n));
     let nulls = (!valid.iter().all(|&v| v)).then(|| NullBuffer::from(valid));
-    let cpu = UInt32Array::new(ScalarBuffer::from(std::mem::take(&mut rows.cpu)), nulls);
+    let cpu = UInt32Array::new(
+        ScalarBuffer::from(std::mem::replace(&mut rows.cpu, Vec::with_capacity(n))),
+        nulls,
+    );
     let mut arrays: Vec<ArrayRef> = vec![
         Arc::new(ts),
         dict_const(get(trawl_core::envelope::META_HOST), n),
