@@ -89,6 +89,7 @@ pub struct TraceDecoder {
     pub(crate) header: Plan,
     pub(crate) hspec: Specials,
     pub(crate) streams: Vec<StreamPlan>,
+    pub(crate) strict_uuid: bool,
 }
 
 fn roots<'t>(
@@ -277,7 +278,14 @@ impl TraceDecoder {
             header,
             hspec,
             streams,
+            strict_uuid: false,
         })
+    }
+
+    /// Makes a packet whose header `uuid` differs from the trace's an error
+    /// ([`DecodeErrorKind::UuidMismatch`]) instead of a flag in [`PacketInfo`].
+    pub fn set_strict_uuid(&mut self, on: bool) {
+        self.strict_uuid = on;
     }
 
     /// The trace class the plans were compiled from.
@@ -303,7 +311,9 @@ impl TraceDecoder {
         if !compatible {
             return Err(DecodeError::plan(DecodeErrorKind::IncompatibleUpdate, ""));
         }
+        let strict = self.strict_uuid;
         *self = Self::new(trace)?;
+        self.strict_uuid = strict;
         Ok(())
     }
 

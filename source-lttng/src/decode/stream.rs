@@ -50,6 +50,10 @@ pub struct PacketInfo {
     pub packets_lost: u64,
     /// Events decoded from this packet.
     pub events: u64,
+    /// The packet header's `uuid` differs from the trace's. babeltrace2 2.0
+    /// reads such packets (conformance traces `intersection/onestream` have
+    /// them), so this is only an error with [`TraceDecoder::set_strict_uuid`].
+    pub uuid_mismatch: bool,
 }
 
 /// Rows decoded since the last [`StreamDecoder::take`].
@@ -110,6 +114,7 @@ struct Packet {
     content_bits: u64,
     sid: u64,
     cpu: Option<u32>,
+    uuid_mismatch: bool,
 }
 
 impl StreamDecoder {
@@ -293,6 +298,7 @@ impl StreamDecoder {
             packet_seq_num: seq,
             packets_lost,
             events,
+            uuid_mismatch: pk.uuid_mismatch,
         })
     }
 
@@ -312,9 +318,10 @@ impl StreamDecoder {
                 return Err(self.err(0, stream_offset, "packet header field `magic`", DecodeErrorKind::BadMagic { found: m }, None));
             }
         }
-        if dec.hspec.uuid
+        let uuid_mismatch = dec.hspec.uuid && dec.trace().uuid.is_some_and(|u| u != self.st.uuid);
+        if uuid_mismatch
+            && dec.strict_uuid
             && let Some(expected) = dec.trace().uuid
-            && self.st.uuid != expected
         {
             return Err(self.err(
                 4,
@@ -372,6 +379,7 @@ impl StreamDecoder {
             content_bits,
             sid,
             cpu,
+            uuid_mismatch,
         })
     }
 

@@ -298,7 +298,8 @@ fn losses_from_events_discarded_and_packet_seq_num() {
 #[test]
 fn corrupt_packets_name_offset_and_field() {
     let trace = Arc::new(ust_like_trace(true, vec![malloc_event(0)]));
-    let dec = TraceDecoder::new(trace.clone()).unwrap();
+    let mut dec = TraceDecoder::new(trace.clone()).unwrap();
+    dec.set_strict_uuid(true);
     let mut a = Asm::new(ByteOrder::Little);
     open_lttng_packet(&mut a, 10, 20, 0, 0, 0);
     ust_event_large(&mut a, 0, 11, 1, "a");
