@@ -160,3 +160,71 @@ fn discarded_events_match_babeltrace2() {
     let d: Vec<_> = streams[0].iter().map(|p| p.events_discarded).collect();
     assert_eq!(d, vec![Some(0), Some(17)]);
 }
+
+/// The variant option each meta-variant trace selects (babeltrace2 matches
+/// the tag label against option names as written, leading `_` included;
+/// column names then lose one `_`).
+#[test]
+fn variant_options_are_selected_by_original_name() {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    for (t, option) in [
+        ("meta-variant-no-underscore", "PELCHAT"),
+        ("meta-variant-one-underscore", "PELCHAT"),
+        ("meta-variant-same-with-underscore", "PELCHAT"),
+        ("meta-variant-two-underscores", "_PELCHAT"),
+        ("meta-variant-reserved-keywords", "callsite"),
+    ] {
+        let d = Path::new(DATA).join("succeed").join(t);
+        let bytes = std::fs::read(d.join("metadata")).unwrap();
+        let tc = parse_metadata(&metadata_text(&bytes).unwrap()).unwrap();
+        let dec = TraceDecoder::new(Arc::new(tc)).unwrap();
+        let data = std::fs::read(d.join("stream")).unwrap();
+        let mut s = dec.new_stream(0);
+        s.decode_packet(&dec, &data, 0).unwrap();
+        let ev = s.take(&dec).unwrap();
+        let var = ev.batches[0].column_by_name("var").unwrap().as_struct();
+        let selected: Vec<_> = (0..var.num_columns())
+            .filter(|&i| var.column(i).is_valid(0))
+            .map(|i| var.fields()[i].name().clone())
+            .collect();
+        assert_eq!(selected, vec![option.to_string()], "{t}");
+        assert_eq!(var.column_by_name(option).unwrap().as_string::<i32>().value(0), "Daniel Lavoie");
+    }
+}
+
+/// Traces babeltrace2 refuses for their data (not their metadata) give
+/// positioned errors, never panics.
+#[test]
+fn failing_traces_give_errors() {
+    for t in ["fail/invalid-packet-size", "fail/valid-events-then-invalid-events"] {
+        let d = Path::new(DATA).join(t);
+        let mut dirs = Vec::new();
+        trace_dirs(&d, &mut dirs);
+        let mut errors = 0;
+        for d in dirs {
+            let bytes = std::fs::read(d.join("metadata")).unwrap();
+            let Ok(tc) = parse_metadata(&metadata_text(&bytes).unwrap()) else { continue };
+            let dec = TraceDecoder::new(Arc::new(tc)).unwrap();
+            for f in stream_files(&d) {
+                let data = std::fs::read(&f).unwrap();
+                let mut s = dec.new_stream(0);
+                let mut off = 0usize;
+                while off < data.len() {
+                    match s.decode_packet(&dec, &data[off..], off as u64) {
+                        Ok(i) => off += i.packet_size as usize,
+                        Err(e) => {
+                            eprintln!("{t}: {e}");
+                            errors += 1;
+                            match e.next_packet {
+                                Some(n) if n as usize > off => off = n as usize,
+                                _ => break,
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(errors > 0, "{t} decoded without error");
+    }
+}
