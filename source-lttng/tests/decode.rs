@@ -18,7 +18,10 @@ fn trace_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
     };
     let mut entries: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
-    if entries.iter().any(|p| p.file_name().is_some_and(|n| n == "metadata")) {
+    if entries
+        .iter()
+        .any(|p| p.file_name().is_some_and(|n| n == "metadata"))
+    {
         out.push(dir.to_path_buf());
     }
     for p in entries {
@@ -44,6 +47,10 @@ fn stream_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Decodes every stream of every trace under `root`: (events, packet infos per stream).
+#[expect(
+    clippy::unwrap_used,
+    reason = "test helper: a failure is the test's failure"
+)]
 fn decode_tree(root: &Path) -> (u64, Vec<Vec<PacketInfo>>) {
     let mut dirs = Vec::new();
     trace_dirs(root, &mut dirs);
@@ -52,7 +59,8 @@ fn decode_tree(root: &Path) -> (u64, Vec<Vec<PacketInfo>>) {
     for d in dirs {
         let bytes = std::fs::read(d.join("metadata")).unwrap();
         let tc = parse_metadata(&metadata_text(&bytes).unwrap()).unwrap();
-        let dec = TraceDecoder::new(Arc::new(tc)).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        let dec =
+            TraceDecoder::new(Arc::new(tc)).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
         for (i, f) in stream_files(&d).into_iter().enumerate() {
             let data = std::fs::read(&f).unwrap();
             let mut s = dec.new_stream(i as u64);
@@ -140,18 +148,35 @@ fn lost(t: &str) -> Vec<Vec<u64>> {
     let (_, streams) = decode_tree(&Path::new(DATA).join(t));
     streams
         .iter()
-        .map(|s| s.iter().map(|p| p.packets_lost).filter(|&n| n > 0).collect())
+        .map(|s| {
+            s.iter()
+                .map(|p| p.packets_lost)
+                .filter(|&n| n > 0)
+                .collect()
+        })
         .collect()
 }
 
 #[test]
 fn lost_packets_match_babeltrace2() {
     assert_eq!(lost("packet-seq-num/2-lost-before-last"), vec![vec![2]]);
-    assert_eq!(lost("packet-seq-num/2-streams-lost-in-1"), vec![vec![2], vec![]]);
-    assert_eq!(lost("packet-seq-num/2-streams-lost-in-2"), vec![vec![2], vec![3, 1]]);
-    assert_eq!(lost("packet-seq-num/7-lost-between-2-with-index"), vec![vec![7]]);
+    assert_eq!(
+        lost("packet-seq-num/2-streams-lost-in-1"),
+        vec![vec![2], vec![]]
+    );
+    assert_eq!(
+        lost("packet-seq-num/2-streams-lost-in-2"),
+        vec![vec![2], vec![3, 1]]
+    );
+    assert_eq!(
+        lost("packet-seq-num/7-lost-between-2-with-index"),
+        vec![vec![7]]
+    );
     assert_eq!(lost("packet-seq-num/no-lost"), vec![Vec::<u64>::new()]);
-    assert_eq!(lost("packet-seq-num/no-lost-not-starting-at-0"), vec![Vec::<u64>::new()]);
+    assert_eq!(
+        lost("packet-seq-num/no-lost-not-starting-at-0"),
+        vec![Vec::<u64>::new()]
+    );
 }
 
 #[test]
@@ -189,7 +214,13 @@ fn variant_options_are_selected_by_original_name() {
             .map(|i| var.fields()[i].name().clone())
             .collect();
         assert_eq!(selected, vec![option.to_string()], "{t}");
-        assert_eq!(var.column_by_name(option).unwrap().as_string::<i32>().value(0), "Daniel Lavoie");
+        assert_eq!(
+            var.column_by_name(option)
+                .unwrap()
+                .as_string::<i32>()
+                .value(0),
+            "Daniel Lavoie"
+        );
     }
 }
 
@@ -197,14 +228,19 @@ fn variant_options_are_selected_by_original_name() {
 /// positioned errors, never panics.
 #[test]
 fn failing_traces_give_errors() {
-    for t in ["fail/invalid-packet-size", "fail/valid-events-then-invalid-events"] {
+    for t in [
+        "fail/invalid-packet-size",
+        "fail/valid-events-then-invalid-events",
+    ] {
         let d = Path::new(DATA).join(t);
         let mut dirs = Vec::new();
         trace_dirs(&d, &mut dirs);
         let mut errors = 0;
         for d in dirs {
             let bytes = std::fs::read(d.join("metadata")).unwrap();
-            let Ok(tc) = parse_metadata(&metadata_text(&bytes).unwrap()) else { continue };
+            let Ok(tc) = parse_metadata(&metadata_text(&bytes).unwrap()) else {
+                continue;
+            };
             let dec = TraceDecoder::new(Arc::new(tc)).unwrap();
             for f in stream_files(&d) {
                 let data = std::fs::read(&f).unwrap();
@@ -226,5 +262,33 @@ fn failing_traces_give_errors() {
             }
         }
         assert!(errors > 0, "{t} decoded without error");
+    }
+}
+
+/// The fuzz target's metadata compiles, and inputs the fuzzer found
+/// (regressions, kept here as bytes) decode without panicking.
+#[test]
+fn fuzz_metadata_and_regressions() {
+    let text = include_str!("../../fuzz/fuzz_targets/packet.tsdl");
+    let dec = TraceDecoder::new(Arc::new(parse_metadata(text).unwrap())).unwrap();
+    let inputs: &[&[u8]] = &[
+        // An empty stream.
+        b"",
+        // A packet header cut after the magic.
+        &[0xc1, 0x1f, 0xfc, 0xc1],
+    ];
+    for data in inputs {
+        let mut s = dec.new_stream(0);
+        let mut off = 0usize;
+        while off < data.len() {
+            match s.decode_packet(&dec, &data[off..], off as u64) {
+                Ok(i) => off += i.packet_size as usize,
+                Err(e) => match e.next_packet {
+                    Some(n) if n as usize > off => off = n as usize,
+                    _ => break,
+                },
+            }
+        }
+        s.take(&dec).unwrap();
     }
 }

@@ -132,7 +132,7 @@ impl<'a> BitReader<'a> {
             return Err(self.beyond(end));
         }
         let first = (self.pos / 8) as usize;
-        let last = ((end + 7) / 8) as usize;
+        let last = end.div_ceil(8) as usize;
         let shift_in = (self.pos % 8) as u32;
         let bytes = self.data.get(first..last).unwrap_or(&[]);
         let mut acc: u128 = 0;

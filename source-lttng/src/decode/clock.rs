@@ -57,7 +57,7 @@ impl ClockConv {
 
     /// Absolute ns of `cycles`, saturated to the i64 range.
     #[inline]
-    pub(crate) fn to_ns(&self, cycles: u64) -> i64 {
+    pub(crate) fn to_ns(self, cycles: u64) -> i64 {
         let ns = if self.freq == 1_000_000_000 {
             i128::from(cycles)
         } else {

@@ -353,7 +353,10 @@ impl Columns {
             ColRef::Str(i) => self.strs.get(i as usize).map_or(0, |c| c.offsets.len() - 1),
             ColRef::Dict(i) => self.dicts.get(i as usize).map_or(0, |c| c.keys.len()),
             ColRef::Struct(i) => self.structs.get(i as usize).map_or(0, |c| c.len),
-            ColRef::List(i) => self.lists.get(i as usize).map_or(0, |c| c.offsets.len() - 1),
+            ColRef::List(i) => self
+                .lists
+                .get(i as usize)
+                .map_or(0, |c| c.offsets.len() - 1),
             ColRef::Fixed(i) => self.fixeds.get(i as usize).map_or(0, |c| c.len),
         }
     }
@@ -405,7 +408,10 @@ impl Columns {
                     Some(c) => {
                         c.offsets.truncate(n + 1);
                         c.valid.truncate(n);
-                        (c.child, c.offsets.last().copied().unwrap_or(0).max(0) as usize)
+                        (
+                            c.child,
+                            c.offsets.last().copied().unwrap_or(0).max(0) as usize,
+                        )
                     }
                     None => return,
                 };
@@ -428,7 +434,11 @@ impl Columns {
     // ---- finishing ----
 
     /// Moves `col`'s contents out as an Arrow array of type `ty`.
-    pub(crate) fn finish(&mut self, col: ColRef, ty: &DataType) -> Result<ArrayRef, DecodeErrorKind> {
+    pub(crate) fn finish(
+        &mut self,
+        col: ColRef,
+        ty: &DataType,
+    ) -> Result<ArrayRef, DecodeErrorKind> {
         let arrow = |e: arrow_schema::ArrowError| DecodeErrorKind::Arrow(e.to_string());
         Ok(match col {
             ColRef::Int(i) => {
@@ -448,9 +458,15 @@ impl Columns {
                 let nulls = c.valid.take();
                 if *ty == DataType::Float32 {
                     let v: Vec<f32> = vals.iter().map(|&x| x as f32).collect();
-                    Arc::new(PrimitiveArray::<Float32Type>::new(ScalarBuffer::from(v), nulls))
+                    Arc::new(PrimitiveArray::<Float32Type>::new(
+                        ScalarBuffer::from(v),
+                        nulls,
+                    ))
                 } else {
-                    Arc::new(PrimitiveArray::<Float64Type>::new(ScalarBuffer::from(vals), nulls))
+                    Arc::new(PrimitiveArray::<Float64Type>::new(
+                        ScalarBuffer::from(vals),
+                        nulls,
+                    ))
                 }
             }
             ColRef::Str(i) => {
@@ -467,7 +483,9 @@ impl Columns {
                 let bytes = std::mem::replace(&mut c.bytes, Vec::with_capacity(nb));
                 let nulls = c.valid.take();
                 let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-                Arc::new(StringArray::try_new(offsets, Buffer::from_vec(bytes), nulls).map_err(arrow)?)
+                Arc::new(
+                    StringArray::try_new(offsets, Buffer::from_vec(bytes), nulls).map_err(arrow)?,
+                )
             }
             ColRef::Dict(i) => {
                 let Some(c) = self.dicts.get_mut(i as usize) else {
@@ -484,7 +502,9 @@ impl Columns {
             }
             ColRef::Struct(i) => {
                 let DataType::Struct(fields) = ty else {
-                    return Err(DecodeErrorKind::Arrow("struct builder without struct type".into()));
+                    return Err(DecodeErrorKind::Arrow(
+                        "struct builder without struct type".into(),
+                    ));
                 };
                 let (children, len, nulls) = match self.structs.get_mut(i as usize) {
                     Some(c) => {
@@ -505,7 +525,9 @@ impl Columns {
             }
             ColRef::List(i) => {
                 let DataType::List(field) = ty else {
-                    return Err(DecodeErrorKind::Arrow("list builder without list type".into()));
+                    return Err(DecodeErrorKind::Arrow(
+                        "list builder without list type".into(),
+                    ));
                 };
                 let (child, offsets, nulls) = match self.lists.get_mut(i as usize) {
                     Some(c) => (
@@ -524,7 +546,9 @@ impl Columns {
             }
             ColRef::Fixed(i) => {
                 let DataType::FixedSizeList(field, size) = ty else {
-                    return Err(DecodeErrorKind::Arrow("array builder without array type".into()));
+                    return Err(DecodeErrorKind::Arrow(
+                        "array builder without array type".into(),
+                    ));
                 };
                 let (child, nulls, len) = match self.fixeds.get_mut(i as usize) {
                     Some(c) => (c.child, c.valid.take(), std::mem::take(&mut c.len)),
@@ -559,12 +583,18 @@ fn int_array(vals: Vec<u64>, nulls: Option<NullBuffer>, ty: &DataType) -> ArrayR
         DataType::Int64 => {
             let buf = Buffer::from_vec(vals);
             let len = buf.len() / 8;
-            Arc::new(PrimitiveArray::<Int64Type>::new(ScalarBuffer::new(buf, 0, len), nulls))
+            Arc::new(PrimitiveArray::<Int64Type>::new(
+                ScalarBuffer::new(buf, 0, len),
+                nulls,
+            ))
         }
         DataType::UInt8 => narrow!(UInt8Type, u8),
         DataType::UInt16 => narrow!(UInt16Type, u16),
         DataType::UInt32 => narrow!(UInt32Type, u32),
-        _ => Arc::new(PrimitiveArray::<UInt64Type>::new(ScalarBuffer::from(vals), nulls)),
+        _ => Arc::new(PrimitiveArray::<UInt64Type>::new(
+            ScalarBuffer::from(vals),
+            nulls,
+        )),
     }
 }
 
@@ -579,8 +609,12 @@ mod tests {
         let mut c = Columns::default();
         let item = c.new_int();
         let list = c.new_list(item);
-        let ColRef::List(l) = list else { unreachable!() };
-        let ColRef::Int(it) = item else { unreachable!() };
+        let ColRef::List(l) = list else {
+            unreachable!()
+        };
+        let ColRef::Int(it) = item else {
+            unreachable!()
+        };
         c.push_int(it, 1);
         c.end_list(l);
         c.push_int(it, 2);

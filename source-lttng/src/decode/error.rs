@@ -42,7 +42,9 @@ pub enum DecodeErrorKind {
         stream_class: u64,
     },
     /// `packet_size` is smaller than what the packet header and context take.
-    #[error("packet size {packet_size} bits is smaller than its header and context ({needed} bits)")]
+    #[error(
+        "packet size {packet_size} bits is smaller than its header and context ({needed} bits)"
+    )]
     PacketSizeTooSmall {
         /// `packet_size` in bits.
         packet_size: u64,

@@ -88,12 +88,20 @@ fn float_from_bits(bits: u64, exp: u32, mant: u32) -> f64 {
             let frac_bits = mant - 1;
             let frac = bits & ((1u64 << frac_bits) - 1);
             let e = (bits >> frac_bits) & ((1u64 << exp) - 1);
-            let sign = if (bits >> (frac_bits + exp)) & 1 == 1 { -1.0 } else { 1.0 };
+            let sign = if (bits >> (frac_bits + exp)) & 1 == 1 {
+                -1.0
+            } else {
+                1.0
+            };
             let bias = (1i64 << (exp - 1)) - 1;
             let emax = (1u64 << exp) - 1;
             let f = frac as f64 / (1u64 << frac_bits) as f64;
             if e == emax {
-                if frac == 0 { sign * f64::INFINITY } else { f64::NAN }
+                if frac == 0 {
+                    sign * f64::INFINITY
+                } else {
+                    f64::NAN
+                }
             } else if e == 0 {
                 sign * f * 2f64.powi((1 - bias) as i32)
             } else {
@@ -125,7 +133,11 @@ pub(crate) fn run(
                     let v = read_int(r, int)?;
                     store_int(st, cols, int, v);
                     if *label != NONE {
-                        let x = if int.signed { i128::from(v as i64) } else { i128::from(v) };
+                        let x = if int.signed {
+                            i128::from(v as i64)
+                        } else {
+                            i128::from(v)
+                        };
                         let key = table
                             .iter()
                             .find(|&&(lo, hi, _)| lo <= x && x <= hi)
@@ -133,7 +145,13 @@ pub(crate) fn run(
                         cols.push_dict(*label, key);
                     }
                 }
-                Op::Float { align, order, exp, mant, col } => {
+                Op::Float {
+                    align,
+                    order,
+                    exp,
+                    mant,
+                    col,
+                } => {
                     r.align(*align)?;
                     let size = exp + mant;
                     let bits = r.bits(size, *order)?;
@@ -161,9 +179,12 @@ pub(crate) fn run(
                     };
                     let remaining = r.remaining();
                     if n.saturating_mul(8) > remaining {
-                        return Err(DecodeErrorKind::LengthTooLarge { length: n, remaining });
+                        return Err(DecodeErrorKind::LengthTooLarge {
+                            length: n,
+                            remaining,
+                        });
                     }
-                    if r.pos() % 8 == 0 {
+                    if r.pos().is_multiple_of(8) {
                         let s = r.slice(n)?;
                         if *col != NONE {
                             let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
@@ -191,7 +212,14 @@ pub(crate) fn run(
                         cols.push_struct(*col);
                     }
                 }
-                Op::LoopBegin { len, align, min_bits, fixed, list, end } => {
+                Op::LoopBegin {
+                    len,
+                    align,
+                    min_bits,
+                    fixed,
+                    list,
+                    end,
+                } => {
                     r.align(*align)?;
                     let n = match len {
                         Len::Fixed(n) => *n,
@@ -199,7 +227,10 @@ pub(crate) fn run(
                     };
                     let remaining = r.remaining();
                     if n.saturating_mul(*min_bits) > remaining {
-                        return Err(DecodeErrorKind::LengthTooLarge { length: n, remaining });
+                        return Err(DecodeErrorKind::LengthTooLarge {
+                            length: n,
+                            remaining,
+                        });
                     }
                     if *fixed != NONE {
                         cols.push_fixed(*fixed);
@@ -228,9 +259,18 @@ pub(crate) fn run(
                         }
                     }
                 }
-                Op::Variant { reg, signed, col, options } => {
+                Op::Variant {
+                    reg,
+                    signed,
+                    col,
+                    options,
+                } => {
                     let v = st.reg(*reg);
-                    let x = if *signed { i128::from(v as i64) } else { i128::from(v) };
+                    let x = if *signed {
+                        i128::from(v as i64)
+                    } else {
+                        i128::from(v)
+                    };
                     let sel = options
                         .iter()
                         .position(|o| o.ranges.iter().any(|&(lo, hi)| lo <= x && x <= hi))

@@ -127,7 +127,9 @@ impl TraceDecoder {
         let mut paths: Vec<FieldPath> = Vec::new();
         let mut walk = |s: Option<&StructType>| {
             if let Some(s) = s {
-                s.fields.iter().for_each(|f| collect_paths(&f.ty, &mut paths));
+                s.fields
+                    .iter()
+                    .for_each(|f| collect_paths(&f.ty, &mut paths));
             }
         };
         walk(trace.packet_header.as_ref());
@@ -143,11 +145,19 @@ impl TraceDecoder {
         let mut regs: HashMap<FieldPath, u16> = HashMap::new();
         for p in paths {
             let next = FIRST_USER_REG as usize + regs.len();
-            if !regs.contains_key(&p) {
-                let r = u16::try_from(next).ok().filter(|&r| r != plan::NO_REG).ok_or_else(|| {
-                    DecodeError::plan(DecodeErrorKind::Unsupported { what: "too many tag and length fields" }, "")
-                })?;
-                regs.insert(p, r);
+            if let std::collections::hash_map::Entry::Vacant(slot) = regs.entry(p) {
+                let r = u16::try_from(next)
+                    .ok()
+                    .filter(|&r| r != plan::NO_REG)
+                    .ok_or_else(|| {
+                        DecodeError::plan(
+                            DecodeErrorKind::Unsupported {
+                                what: "too many tag and length fields",
+                            },
+                            "",
+                        )
+                    })?;
+                slot.insert(r);
             }
         }
         let nregs = FIRST_USER_REG as usize + regs.len();
@@ -160,7 +170,13 @@ impl TraceDecoder {
         let mut hc = Compiler::new(&regs, roots(&trace, None, None), false, true);
         hc.auto_clock = auto_clock.clone();
         if let Some(h) = &trace.packet_header {
-            hc.scope(Scope::PacketHeader, h, "packet header", |_, _| None, &mut Vec::new())?;
+            hc.scope(
+                Scope::PacketHeader,
+                h,
+                "packet header",
+                |_, _| None,
+                &mut Vec::new(),
+            )?;
         }
         let header = std::mem::take(&mut hc.plan);
         let hspec = std::mem::take(&mut hc.specials);
@@ -175,7 +191,13 @@ impl TraceDecoder {
             let mut c = Compiler::new(&regs, r, false, true);
             c.auto_clock = auto_clock.clone();
             if let Some(p) = &sc.packet_context {
-                c.scope(Scope::PacketContext, p, "packet context", |_, _| None, &mut Vec::new())?;
+                c.scope(
+                    Scope::PacketContext,
+                    p,
+                    "packet context",
+                    |_, _| None,
+                    &mut Vec::new(),
+                )?;
             }
             let pctx = std::mem::take(&mut c.plan);
             let pspec = std::mem::take(&mut c.specials);
@@ -192,7 +214,8 @@ impl TraceDecoder {
             for (i, ec) in sc.events.iter().enumerate() {
                 let mut c = Compiler::new(&regs, roots(&trace, Some(sc), Some(ec)), true, false);
                 c.auto_clock = auto_clock.clone();
-                let mut taken: HashSet<String> = envelope::COLUMNS.iter().map(|s| s.to_string()).collect();
+                let mut taken: HashSet<String> =
+                    envelope::COLUMNS.iter().map(|s| s.to_string()).collect();
                 let mut name_of = |scope: Scope, raw: &str| {
                     let base = column_name(raw);
                     let name = if taken.contains(base) {
@@ -207,33 +230,49 @@ impl TraceDecoder {
                 let mut out: Vec<(Field, ColRef)> = Vec::new();
                 let mut pctx_cols = None;
                 if let Some(p) = &sc.packet_context
-                    && p.fields.iter().any(|f| !is_hidden_packet_context_field(&f.name))
+                    && p.fields
+                        .iter()
+                        .any(|f| !is_hidden_packet_context_field(&f.name))
                 {
                     let what = format!("event `{}` packet context", ec.name);
                     c.scope(
                         Scope::PacketContext,
                         p,
                         &what,
-                        |_, raw| (!is_hidden_packet_context_field(raw)).then(|| name_of(Scope::PacketContext, raw)),
+                        |_, raw| {
+                            (!is_hidden_packet_context_field(raw))
+                                .then(|| name_of(Scope::PacketContext, raw))
+                        },
                         &mut out,
                     )?;
                     pctx_cols = Some(std::mem::take(&mut c.plan));
                 }
                 c.clock_on = true;
                 let scopes = [
-                    (Scope::StreamEventContext, sc.event_context.as_ref(), "stream event context"),
+                    (
+                        Scope::StreamEventContext,
+                        sc.event_context.as_ref(),
+                        "stream event context",
+                    ),
                     (Scope::EventContext, ec.context.as_ref(), "context"),
                     (Scope::EventPayload, ec.payload.as_ref(), "payload"),
                 ];
                 for (scope, root, label) in scopes {
                     if let Some(root) = root {
                         let what = format!("event `{}` {label}", ec.name);
-                        c.scope(scope, root, &what, |_, raw| Some(name_of(scope, raw)), &mut out)?;
+                        c.scope(
+                            scope,
+                            root,
+                            &what,
+                            |_, raw| Some(name_of(scope, raw)),
+                            &mut out,
+                        )?;
                     }
                 }
                 clocks.extend(c.specials.clocks.iter().cloned());
                 let (fields, top): (Vec<Field>, Vec<ColRef>) = out.into_iter().unzip();
-                let schema = envelope::schema_with_metadata(fields, &ec.name, &host, &domain, &uuid);
+                let schema =
+                    envelope::schema_with_metadata(fields, &ec.name, &host, &domain, &uuid);
                 by_id.entry(ec.id).or_insert(i);
                 classes.push(ClassPlan {
                     id: ec.id,

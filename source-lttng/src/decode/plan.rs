@@ -105,13 +105,24 @@ pub(crate) enum Op {
         col: u32,
     },
     /// NUL-terminated string.
-    Str { col: u32 },
+    Str {
+        col: u32,
+    },
     /// An 8-bit text array/sequence: a string cut at the first NUL.
-    Text { len: Len, align: u32, col: u32 },
+    Text {
+        len: Len,
+        align: u32,
+        col: u32,
+    },
     /// The packet header's 16-byte uuid.
-    Uuid { align: u32 },
+    Uuid {
+        align: u32,
+    },
     /// Start of a struct value: align, mark it valid.
-    Struct { align: u32, col: u32 },
+    Struct {
+        align: u32,
+        col: u32,
+    },
     /// Start of an array/sequence body; `end` is the op after the matching `LoopEnd`.
     LoopBegin {
         len: Len,
@@ -121,7 +132,9 @@ pub(crate) enum Op {
         list: u32,
         end: u32,
     },
-    LoopEnd { begin: u32 },
+    LoopEnd {
+        begin: u32,
+    },
     Variant {
         reg: u16,
         signed: bool,
@@ -353,8 +366,20 @@ impl<'a> Compiler<'a> {
         for (i, f) in root.fields.iter().enumerate() {
             idx.push(i);
             let text = format!("{what} field `{}`", f.name);
-            let col_name = if self.with_cols { name_of(i, &f.name) } else { None };
-            let res = self.field(scope, &mut idx, &f.ty, &f.name, col_name.as_deref(), Pos::StructLike, &text)?;
+            let col_name = if self.with_cols {
+                name_of(i, &f.name)
+            } else {
+                None
+            };
+            let res = self.field(
+                scope,
+                &mut idx,
+                &f.ty,
+                &f.name,
+                col_name.as_deref(),
+                Pos::StructLike,
+                &text,
+            )?;
             push_out(res, out);
             idx.pop();
         }
@@ -437,7 +462,13 @@ impl<'a> Compiler<'a> {
                         let s = self.cols.new_struct();
                         self.cols.set_struct_children(s, vec![l, v]);
                         let a = check_align(e.container.align.max(1), text)?;
-                        self.emit(Op::Struct { align: a, col: col_idx(s) }, &path);
+                        self.emit(
+                            Op::Struct {
+                                align: a,
+                                col: col_idx(s),
+                            },
+                            &path,
+                        );
                         let f = Field::new(n, enum_struct_type(&e.container), true);
                         (col_idx(v), col_idx(l), ColOut::One(f, s))
                     }
@@ -458,13 +489,20 @@ impl<'a> Compiler<'a> {
                 Ok(out)
             }
             FieldType::Float(f) => {
-                if f.exp_dig == 0 || f.mant_dig == 0 || f.exp_dig + f.mant_dig > 64 || f.exp_dig > 16 {
+                if f.exp_dig == 0
+                    || f.mant_dig == 0
+                    || f.exp_dig + f.mant_dig > 64
+                    || f.exp_dig > 16
+                {
                     return Err(bad("floating point layout wider than 64 bits", text));
                 }
                 let (col, out) = match col_name {
                     Some(n) => {
                         let c = self.cols.new_float();
-                        (col_idx(c), ColOut::One(Field::new(n, float_type(f), true), c))
+                        (
+                            col_idx(c),
+                            ColOut::One(Field::new(n, float_type(f), true), c),
+                        )
                     }
                     None => (NONE, ColOut::None),
                 };
@@ -490,7 +528,16 @@ impl<'a> Compiler<'a> {
                 let align = check_align(struct_align(s), text)?;
                 let (scol, at) = if col_name.is_some() {
                     let c = self.cols.new_struct();
-                    (Some(c), self.emit(Op::Struct { align, col: col_idx(c) }, &path))
+                    (
+                        Some(c),
+                        self.emit(
+                            Op::Struct {
+                                align,
+                                col: col_idx(c),
+                            },
+                            &path,
+                        ),
+                    )
                 } else if align > s.fields.first().map_or(1, |f| align_of(&f.ty)) {
                     (None, self.emit(Op::Struct { align, col: NONE }, &path))
                 } else {
@@ -503,7 +550,15 @@ impl<'a> Compiler<'a> {
                     idx.push(i);
                     let t = format!("{text}.{}", m.name);
                     let n = col_name.map(|_| super::schema::column_name(&m.name).to_string());
-                    let res = self.field(scope, idx, &m.ty, &m.name, n.as_deref(), Pos::StructLike, &t)?;
+                    let res = self.field(
+                        scope,
+                        idx,
+                        &m.ty,
+                        &m.name,
+                        n.as_deref(),
+                        Pos::StructLike,
+                        &t,
+                    )?;
                     idx.pop();
                     let mut v = Vec::new();
                     push_out(res, &mut v);
@@ -548,7 +603,8 @@ impl<'a> Compiler<'a> {
                     idx.push(i);
                     let t = format!("{text}.{}", o.name);
                     let n = col_name.map(|_| super::schema::column_name(&o.name).to_string());
-                    let res = self.field(scope, idx, &o.ty, &o.name, n.as_deref(), Pos::Element, &t)?;
+                    let res =
+                        self.field(scope, idx, &o.ty, &o.name, n.as_deref(), Pos::Element, &t)?;
                     idx.pop();
                     jumps.push(self.emit(Op::Jump(0), &path));
                     let col = match res {
@@ -585,7 +641,9 @@ impl<'a> Compiler<'a> {
                     _ => Ok(ColOut::None),
                 }
             }
-            FieldType::Array(a) => self.list(scope, idx, &a.element, Len::Fixed(a.length), col_name, text),
+            FieldType::Array(a) => {
+                self.list(scope, idx, &a.element, Len::Fixed(a.length), col_name, text)
+            }
             FieldType::Sequence(s) => {
                 let r = self
                     .regs
@@ -601,7 +659,10 @@ impl<'a> Compiler<'a> {
         match col_name {
             Some(n) => {
                 let c = self.cols.new_str();
-                (col_idx(c), ColOut::One(Field::new(n, DataType::Utf8, true), c))
+                (
+                    col_idx(c),
+                    ColOut::One(Field::new(n, DataType::Utf8, true), c),
+                )
             }
             None => (NONE, ColOut::None),
         }
@@ -625,7 +686,15 @@ impl<'a> Compiler<'a> {
         }
         let at = self.emit(Op::Jump(0), &path);
         let item = col_name.map(|_| "item");
-        let res = self.field(scope, idx, elem, "", item, Pos::Element, &format!("{text}[]"))?;
+        let res = self.field(
+            scope,
+            idx,
+            elem,
+            "",
+            item,
+            Pos::Element,
+            &format!("{text}[]"),
+        )?;
         let begin = u32::try_from(at).unwrap_or(u32::MAX);
         self.emit(Op::LoopEnd { begin }, &path);
         let end = self.pc();
@@ -681,7 +750,10 @@ impl<'a> Compiler<'a> {
 }
 
 /// The type at `path` (arrays and sequences are transparent).
-pub(crate) fn resolve<'t>(roots: &[Option<&'t StructType>; 6], path: &FieldPath) -> Option<&'t FieldType> {
+pub(crate) fn resolve<'t>(
+    roots: &[Option<&'t StructType>; 6],
+    path: &FieldPath,
+) -> Option<&'t FieldType> {
     let root = roots.get(path.scope as usize).copied().flatten()?;
     let (first, rest) = path.indexes.split_first()?;
     let mut cur = &root.fields.get(*first)?.ty;

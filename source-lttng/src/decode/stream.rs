@@ -173,7 +173,13 @@ impl StreamDecoder {
         let mut r = BitReader::new(data, avail);
         let pk = self.framing(dec, &mut r, stream_offset)?;
         let sp = dec.streams.get(pk.sc).ok_or_else(|| {
-            self.err(0, stream_offset, "", DecodeErrorKind::UnknownStreamClass { id: 0 }, None)
+            self.err(
+                0,
+                stream_offset,
+                "",
+                DecodeErrorKind::UnknownStreamClass { id: 0 },
+                None,
+            )
         })?;
         let next = Some(stream_offset + pk.packet_bits / 8);
         let reg = |st: &ExecState, i: u16| st.regs.get(i as usize).copied().unwrap_or(0);
@@ -195,7 +201,14 @@ impl StreamDecoder {
         while r.pos() < pk.content_bits {
             let start = r.pos();
             self.st.regs[REG_EVENT_ID as usize] = 0;
-            run_plan(&sp.header, &mut r, &mut self.st, &mut self.empty, stream_offset, next)?;
+            run_plan(
+                &sp.header,
+                &mut r,
+                &mut self.st,
+                &mut self.empty,
+                stream_offset,
+                next,
+            )?;
             let id = if sp.hspec.present[REG_EVENT_ID as usize] {
                 reg(&self.st, REG_EVENT_ID)
             } else if sp.classes.len() == 1 {
@@ -208,7 +221,10 @@ impl StreamDecoder {
                     start,
                     stream_offset,
                     "event header",
-                    DecodeErrorKind::UnknownEventClass { id, stream_class: sp.id },
+                    DecodeErrorKind::UnknownEventClass {
+                        id,
+                        stream_class: sp.id,
+                    },
                     next,
                 ));
             };
@@ -263,7 +279,11 @@ impl StreamDecoder {
             let delta = match self.prev_discarded {
                 None => d,
                 Some(p) => {
-                    let mask = if width >= 64 || width == 0 { u64::MAX } else { (1u64 << width) - 1 };
+                    let mask = if width >= 64 || width == 0 {
+                        u64::MAX
+                    } else {
+                        (1u64 << width) - 1
+                    };
                     d.wrapping_sub(p) & mask
                 }
             };
@@ -311,11 +331,24 @@ impl StreamDecoder {
     ) -> Result<Packet, DecodeError> {
         let avail = r.limit();
         let reg = |st: &ExecState, i: u16| st.regs.get(i as usize).copied().unwrap_or(0);
-        run_plan(&dec.header, r, &mut self.st, &mut self.empty, stream_offset, None)?;
+        run_plan(
+            &dec.header,
+            r,
+            &mut self.st,
+            &mut self.empty,
+            stream_offset,
+            None,
+        )?;
         if dec.hspec.present[REG_MAGIC as usize] {
             let m = reg(&self.st, REG_MAGIC);
             if m != CTF_MAGIC {
-                return Err(self.err(0, stream_offset, "packet header field `magic`", DecodeErrorKind::BadMagic { found: m }, None));
+                return Err(self.err(
+                    0,
+                    stream_offset,
+                    "packet header field `magic`",
+                    DecodeErrorKind::BadMagic { found: m },
+                    None,
+                ));
             }
         }
         let uuid_mismatch = dec.hspec.uuid && dec.trace().uuid.is_some_and(|u| u != self.st.uuid);
@@ -327,48 +360,120 @@ impl StreamDecoder {
                 4,
                 stream_offset,
                 "packet header field `uuid`",
-                DecodeErrorKind::UuidMismatch { found: self.st.uuid, expected },
+                DecodeErrorKind::UuidMismatch {
+                    found: self.st.uuid,
+                    expected,
+                },
                 None,
             ));
         }
         let sc = if dec.hspec.present[REG_STREAM_ID as usize] {
             let id = reg(&self.st, REG_STREAM_ID);
             dec.streams.iter().position(|s| s.id == id).ok_or_else(|| {
-                self.err(0, stream_offset, "packet header field `stream_id`", DecodeErrorKind::UnknownStreamClass { id }, None)
+                self.err(
+                    0,
+                    stream_offset,
+                    "packet header field `stream_id`",
+                    DecodeErrorKind::UnknownStreamClass { id },
+                    None,
+                )
             })?
         } else if dec.streams.len() == 1 {
             0
         } else {
-            return Err(self.err(0, stream_offset, "packet header", DecodeErrorKind::AmbiguousStreamClass { count: dec.streams.len() }, None));
+            return Err(self.err(
+                0,
+                stream_offset,
+                "packet header",
+                DecodeErrorKind::AmbiguousStreamClass {
+                    count: dec.streams.len(),
+                },
+                None,
+            ));
         };
         let sid = if dec.hspec.present[REG_STREAM_INSTANCE as usize] {
             reg(&self.st, REG_STREAM_INSTANCE)
         } else {
             self.fallback_stream_id
         };
-        let sp: &StreamPlan = dec
-            .streams
-            .get(sc)
-            .ok_or_else(|| self.err(0, stream_offset, "", DecodeErrorKind::UnknownStreamClass { id: 0 }, None))?;
+        let sp: &StreamPlan = dec.streams.get(sc).ok_or_else(|| {
+            self.err(
+                0,
+                stream_offset,
+                "",
+                DecodeErrorKind::UnknownStreamClass { id: 0 },
+                None,
+            )
+        })?;
         let pctx_start = r.pos();
-        run_plan(&sp.pctx, r, &mut self.st, &mut self.empty, stream_offset, None)?;
+        run_plan(
+            &sp.pctx,
+            r,
+            &mut self.st,
+            &mut self.empty,
+            stream_offset,
+            None,
+        )?;
         let ctx_end = r.pos();
         let present = |i: u16| sp.pspec.present[i as usize];
-        let packet_bits = if present(REG_PACKET_SIZE) { reg(&self.st, REG_PACKET_SIZE) } else { avail };
-        let content_bits = if present(REG_CONTENT_SIZE) { reg(&self.st, REG_CONTENT_SIZE) } else { packet_bits };
+        let packet_bits = if present(REG_PACKET_SIZE) {
+            reg(&self.st, REG_PACKET_SIZE)
+        } else {
+            avail
+        };
+        let content_bits = if present(REG_CONTENT_SIZE) {
+            reg(&self.st, REG_CONTENT_SIZE)
+        } else {
+            packet_bits
+        };
         let path = "packet context";
         if packet_bits > avail {
-            return Err(self.err(0, stream_offset, path, DecodeErrorKind::PacketBeyondData { packet_size: packet_bits, available: avail }, None));
+            return Err(self.err(
+                0,
+                stream_offset,
+                path,
+                DecodeErrorKind::PacketBeyondData {
+                    packet_size: packet_bits,
+                    available: avail,
+                },
+                None,
+            ));
         }
         if packet_bits % 8 != 0 {
-            return Err(self.err(0, stream_offset, path, DecodeErrorKind::PacketSizeNotBytes { packet_size: packet_bits }, None));
+            return Err(self.err(
+                0,
+                stream_offset,
+                path,
+                DecodeErrorKind::PacketSizeNotBytes {
+                    packet_size: packet_bits,
+                },
+                None,
+            ));
         }
         let next = (packet_bits > 0).then_some(stream_offset + packet_bits / 8);
         if content_bits > packet_bits {
-            return Err(self.err(0, stream_offset, path, DecodeErrorKind::ContentBeyondPacket { content_size: content_bits, packet_size: packet_bits }, next));
+            return Err(self.err(
+                0,
+                stream_offset,
+                path,
+                DecodeErrorKind::ContentBeyondPacket {
+                    content_size: content_bits,
+                    packet_size: packet_bits,
+                },
+                next,
+            ));
         }
         if ctx_end > content_bits || packet_bits == 0 {
-            return Err(self.err(0, stream_offset, path, DecodeErrorKind::PacketSizeTooSmall { packet_size: packet_bits, needed: ctx_end.max(1) }, next));
+            return Err(self.err(
+                0,
+                stream_offset,
+                path,
+                DecodeErrorKind::PacketSizeTooSmall {
+                    packet_size: packet_bits,
+                    needed: ctx_end.max(1),
+                },
+                next,
+            ));
         }
         let cpu = present(REG_CPU).then(|| reg(&self.st, REG_CPU) as u32);
         Ok(Packet {
@@ -389,13 +494,17 @@ impl StreamDecoder {
         let mut batch_of: Vec<Vec<u32>> = Vec::new();
         for (sc, classes) in self.rows.iter_mut().enumerate() {
             batch_of.push(vec![u32::MAX; classes.len()]);
-            let Some(sp) = dec.streams.get(sc) else { continue };
+            let Some(sp) = dec.streams.get(sc) else {
+                continue;
+            };
             for (ci, slot) in classes.iter_mut().enumerate() {
                 let Some(rows) = slot.as_mut() else { continue };
                 if rows.ts.is_empty() {
                     continue;
                 }
-                let Some(cp) = sp.classes.get(ci) else { continue };
+                let Some(cp) = sp.classes.get(ci) else {
+                    continue;
+                };
                 let batch = finish_batch(cp, rows).map_err(|kind| DecodeError {
                     offset: 0,
                     path: String::new(),
@@ -470,7 +579,10 @@ fn dict_const(value: &str, n: usize) -> ArrayRef {
     }
 }
 
-fn finish_batch(cp: &super::ClassPlan, rows: &mut ClassRows) -> Result<RecordBatch, DecodeErrorKind> {
+fn finish_batch(
+    cp: &super::ClassPlan,
+    rows: &mut ClassRows,
+) -> Result<RecordBatch, DecodeErrorKind> {
     let n = rows.ts.len();
     let meta = cp.schema.metadata();
     let get = |k: &str| meta.get(k).map_or("", |s| s.as_str());
@@ -495,5 +607,6 @@ fn finish_batch(cp: &super::ClassPlan, rows: &mut ClassRows) -> Result<RecordBat
         let f = cp.schema.field(6 + i);
         arrays.push(rows.cols.finish(c, f.data_type())?);
     }
-    RecordBatch::try_new(cp.schema.clone(), arrays).map_err(|e| DecodeErrorKind::Arrow(e.to_string()))
+    RecordBatch::try_new(cp.schema.clone(), arrays)
+        .map_err(|e| DecodeErrorKind::Arrow(e.to_string()))
 }

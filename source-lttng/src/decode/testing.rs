@@ -249,7 +249,10 @@ pub fn lttng_event_header(large: bool) -> StructType {
     } else {
         (int_t(5, 1, false), clock_uint(27, 1), 31)
     };
-    let id = enum_t(id_t, &[("compact", 0, ext_id - 1), ("extended", ext_id, ext_id)]);
+    let id = enum_t(
+        id_t,
+        &[("compact", 0, ext_id - 1), ("extended", ext_id, ext_id)],
+    );
     let tag = FieldPath {
         scope: Scope::EventHeader,
         indexes: vec![0],
@@ -257,7 +260,10 @@ pub fn lttng_event_header(large: bool) -> StructType {
     let v = FieldType::Variant(VariantType {
         tag,
         options: vec![
-            field("compact", FieldType::Struct(struct_t(vec![field("timestamp", compact_ts)]))),
+            field(
+                "compact",
+                FieldType::Struct(struct_t(vec![field("timestamp", compact_ts)])),
+            ),
             field(
                 "extended",
                 FieldType::Struct(struct_t(vec![
@@ -335,13 +341,23 @@ pub fn malloc_event(id: u64) -> EventClass {
     event(
         id,
         "lttng_ust_libc:malloc",
-        vec![field("_size", uint(64)), field("_ptr", FieldType::Integer(ptr))],
+        vec![
+            field("_size", uint(64)),
+            field("_ptr", FieldType::Integer(ptr)),
+        ],
     )
 }
 
 /// Writes an LTTng packet header + context; returns the byte offsets of
 /// `content_size` and `packet_size` for [`close_lttng_packet`].
-pub fn open_lttng_packet(a: &mut Asm, ts_begin: u64, ts_end: u64, seq: u64, discarded: u64, cpu: u32) {
+pub fn open_lttng_packet(
+    a: &mut Asm,
+    ts_begin: u64,
+    ts_end: u64,
+    seq: u64,
+    discarded: u64,
+    cpu: u32,
+) {
     a.u32(0xC1FC_1FC1); // magic
     a.bytes(&UUID); // uuid
     a.u32(0); // stream_id

@@ -28,7 +28,8 @@ fn decode_all(trace: TraceClass, data: &[u8]) -> (Vec<PacketInfo>, DecodedEvents
 }
 
 fn col<'a>(b: &'a RecordBatch, name: &str) -> &'a Arc<dyn Array> {
-    b.column_by_name(name).unwrap_or_else(|| panic!("no column {name} in {:?}", b.schema()))
+    b.column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name} in {:?}", b.schema()))
 }
 
 fn u64s(b: &RecordBatch, name: &str) -> Vec<u64> {
@@ -87,21 +88,54 @@ fn large_header_compact_and_extended_events() {
     assert_eq!(u64s(b0, "ptr"), vec![0xdead]);
     assert_eq!(u64s(b0, "stream_id"), vec![7]);
     assert_eq!(col(b0, "cpu").as_primitive::<UInt32Type>().value(0), 3);
-    assert_eq!(col(b0, "vpid").as_primitive::<Int32Type>().values().to_vec(), vec![42]);
+    assert_eq!(
+        col(b0, "vpid")
+            .as_primitive::<Int32Type>()
+            .values()
+            .to_vec(),
+        vec![42]
+    );
     assert_eq!(strs(b0, "procname"), vec![Some("app".into())]);
     let b1 = &ev.batches[1];
     assert_eq!(ts(b1), vec![OFF + 0x1_0000_1000]);
     assert_eq!(strs(b1, "procname"), vec![Some("x".repeat(17))]);
     assert_eq!(ev.order, vec![(0, 0), (1, 0)]);
-    let names: Vec<_> = b0.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let names: Vec<_> = b0
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     assert_eq!(
         names,
-        ["ts", "host", "domain", "stream_id", "cpu", "event", "vpid", "vtid", "procname", "size", "ptr"]
+        [
+            "ts",
+            "host",
+            "domain",
+            "stream_id",
+            "cpu",
+            "event",
+            "vpid",
+            "vtid",
+            "procname",
+            "size",
+            "ptr"
+        ]
     );
-    assert_eq!(b0.schema().metadata()["trawl.trace_uuid"], "7472-6177-6c2d-...".replace("7472-6177-6c2d-...", &{
-        let h: String = UUID.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
-    }));
+    assert_eq!(
+        b0.schema().metadata()["trawl.trace_uuid"],
+        "7472-6177-6c2d-...".replace("7472-6177-6c2d-...", &{
+            let h: String = UUID.iter().map(|b| format!("{b:02x}")).collect();
+            format!(
+                "{}-{}-{}-{}-{}",
+                &h[0..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            )
+        })
+    );
 }
 
 #[test]
@@ -123,7 +157,10 @@ fn compact_header_27_bit_timestamp_wraps_once() {
     let data = close_lttng_packet(&mut a, 0);
     let (_, ev) = decode_all(trace, &data);
     let t = ts(&ev.batches[0]);
-    assert_eq!(t, vec![OFF + ((5 << 27) | 0x7ff_fff8), OFF + ((6 << 27) | 0x10)]);
+    assert_eq!(
+        t,
+        vec![OFF + ((5 << 27) | 0x7ff_fff8), OFF + ((6 << 27) | 0x10)]
+    );
 }
 
 fn simple_trace(payload: Vec<crate::metadata::Field>) -> TraceClass {
@@ -147,7 +184,13 @@ fn bitfields_and_big_endian_fields_in_a_little_endian_trace() {
         field("b", FieldType::Integer(int_t(7, 1, true))),
         field("c", FieldType::Integer(int_t(6, 1, false))),
         field("d", be16),
-        field("e", FieldType::Integer(IntegerType { byte_order: ByteOrder::Big, ..int_t(12, 1, false) })),
+        field(
+            "e",
+            FieldType::Integer(IntegerType {
+                byte_order: ByteOrder::Big,
+                ..int_t(12, 1, false)
+            }),
+        ),
         field("f", FieldType::Integer(int_t(4, 1, false))),
     ]);
     let mut a = Asm::new(ByteOrder::Little);
@@ -163,11 +206,36 @@ fn bitfields_and_big_endian_fields_in_a_little_endian_trace() {
     let data = a.finish();
     let (_, ev) = decode_all(trace, &data);
     let b = &ev.batches[0];
-    assert_eq!(col(b, "a").as_primitive::<arrow_array::types::UInt8Type>().value(0), 5);
-    assert_eq!(col(b, "b").as_primitive::<arrow_array::types::Int8Type>().value(0), -1);
-    assert_eq!(col(b, "c").as_primitive::<arrow_array::types::UInt8Type>().value(0), 0x2a);
-    assert_eq!(col(b, "d").as_primitive::<arrow_array::types::UInt16Type>().value(0), 0x1234);
-    assert_eq!(col(b, "e").as_primitive::<arrow_array::types::UInt16Type>().value(0), 0xabc);
+    assert_eq!(
+        col(b, "a")
+            .as_primitive::<arrow_array::types::UInt8Type>()
+            .value(0),
+        5
+    );
+    assert_eq!(
+        col(b, "b")
+            .as_primitive::<arrow_array::types::Int8Type>()
+            .value(0),
+        -1
+    );
+    assert_eq!(
+        col(b, "c")
+            .as_primitive::<arrow_array::types::UInt8Type>()
+            .value(0),
+        0x2a
+    );
+    assert_eq!(
+        col(b, "d")
+            .as_primitive::<arrow_array::types::UInt16Type>()
+            .value(0),
+        0x1234
+    );
+    assert_eq!(
+        col(b, "e")
+            .as_primitive::<arrow_array::types::UInt16Type>()
+            .value(0),
+        0xabc
+    );
     assert_eq!(b.num_rows(), 1);
 }
 
@@ -191,7 +259,10 @@ fn sequences_variants_enums_floats_strings_nested() {
                 length: len_path.clone(),
             }),
         ),
-        field("_tag", enum_t(e8.clone(), &[("_A", 0, 0), ("B", 1, 1), ("C", 2, 2)])),
+        field(
+            "_tag",
+            enum_t(e8.clone(), &[("_A", 0, 0), ("B", 1, 1), ("C", 2, 2)]),
+        ),
         field(
             "_var",
             FieldType::Variant(VariantType {
@@ -203,8 +274,24 @@ fn sequences_variants_enums_floats_strings_nested() {
                 ],
             }),
         ),
-        field("f32", FieldType::Float(FloatType { exp_dig: 8, mant_dig: 24, align: 8, byte_order: ByteOrder::Little })),
-        field("f64", FieldType::Float(FloatType { exp_dig: 11, mant_dig: 53, align: 8, byte_order: ByteOrder::Little })),
+        field(
+            "f32",
+            FieldType::Float(FloatType {
+                exp_dig: 8,
+                mant_dig: 24,
+                align: 8,
+                byte_order: ByteOrder::Little,
+            }),
+        ),
+        field(
+            "f64",
+            FieldType::Float(FloatType {
+                exp_dig: 11,
+                mant_dig: 53,
+                align: 8,
+                byte_order: ByteOrder::Little,
+            }),
+        ),
         field(
             "nested",
             FieldType::Struct(struct_t(vec![
@@ -219,7 +306,13 @@ fn sequences_variants_enums_floats_strings_nested() {
                 ),
             ])),
         ),
-        field("txtseq", FieldType::Sequence(SequenceType { element: Box::new(text_array(1).clone_element()), length: len_path })),
+        field(
+            "txtseq",
+            FieldType::Sequence(SequenceType {
+                element: Box::new(text_array(1).clone_element()),
+                length: len_path,
+            }),
+        ),
     ]);
     let mut a = Asm::new(ByteOrder::Little);
     // Event 1: tag A (string option).
@@ -243,12 +336,24 @@ fn sequences_variants_enums_floats_strings_nested() {
     let b = &ev.batches[0];
     assert_eq!(b.num_rows(), 2);
     let seq = col(b, "seq").as_list::<i32>();
-    assert_eq!(seq.value(0).as_primitive::<arrow_array::types::Int16Type>().values().to_vec(), vec![-1, 7]);
+    assert_eq!(
+        seq.value(0)
+            .as_primitive::<arrow_array::types::Int16Type>()
+            .values()
+            .to_vec(),
+        vec![-1, 7]
+    );
     assert_eq!(seq.value(1).len(), 0);
     let tag = col(b, "tag").as_dictionary::<Int32Type>();
     let labels = tag.values().as_string::<i32>();
     assert_eq!(labels.value(tag.keys().value(0) as usize), "_A");
-    assert_eq!(col(b, "tag_value").as_primitive::<arrow_array::types::UInt8Type>().values().to_vec(), vec![0, 1]);
+    assert_eq!(
+        col(b, "tag_value")
+            .as_primitive::<arrow_array::types::UInt8Type>()
+            .values()
+            .to_vec(),
+        vec![0, 1]
+    );
     let var = col(b, "var").as_struct();
     assert_eq!(var.num_columns(), 3);
     assert_eq!(var.fields()[0].name(), "A");
@@ -256,8 +361,18 @@ fn sequences_variants_enums_floats_strings_nested() {
     assert!(var.column(0).is_null(1));
     assert!(var.column(1).is_null(0));
     assert_eq!(var.column(1).as_primitive::<UInt32Type>().value(1), 77);
-    assert_eq!(col(b, "f32").as_primitive::<arrow_array::types::Float32Type>().value(0), 1.5);
-    assert_eq!(col(b, "f64").as_primitive::<arrow_array::types::Float64Type>().value(0), -2.25);
+    assert_eq!(
+        col(b, "f32")
+            .as_primitive::<arrow_array::types::Float32Type>()
+            .value(0),
+        1.5
+    );
+    assert_eq!(
+        col(b, "f64")
+            .as_primitive::<arrow_array::types::Float64Type>()
+            .value(0),
+        -2.25
+    );
     let nested = col(b, "nested").as_struct();
     let names: Vec<_> = nested.fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(names, ["x", "e", "e_value", "arr"]);
@@ -291,7 +406,10 @@ fn losses_from_events_discarded_and_packet_seq_num() {
         data.extend(close_lttng_packet(&mut a, 128));
     }
     let (infos, _) = decode_all(trace, &data);
-    let lost: Vec<_> = infos.iter().map(|i| (i.events_discarded, i.packets_lost)).collect();
+    let lost: Vec<_> = infos
+        .iter()
+        .map(|i| (i.events_discarded, i.packets_lost))
+        .collect();
     assert_eq!(lost, vec![(Some(2), 0), (Some(0), 0), (Some(7), 2)]);
 }
 
@@ -311,14 +429,20 @@ fn corrupt_packets_name_offset_and_field() {
     // Bad magic.
     let mut bad = good.clone();
     bad[0] ^= 1;
-    let e = dec.new_stream(0).decode_packet(&dec, &bad, 1000).unwrap_err();
+    let e = dec
+        .new_stream(0)
+        .decode_packet(&dec, &bad, 1000)
+        .unwrap_err();
     assert!(matches!(e.kind, DecodeErrorKind::BadMagic { .. }), "{e}");
     assert_eq!(e.offset, 1000);
 
     // Field beyond content: the second event's `ptr`, row rolled back.
     let mut s = dec.new_stream(0);
     let e = s.decode_packet(&dec, &good, 1000).unwrap_err();
-    assert!(matches!(e.kind, DecodeErrorKind::FieldBeyondContent { .. }), "{e}");
+    assert!(
+        matches!(e.kind, DecodeErrorKind::FieldBeyondContent { .. }),
+        "{e}"
+    );
     assert!(e.path.contains("payload field `_ptr`"), "{}", e.path);
     assert_eq!(e.next_packet, Some(1200));
     // 84 (header+context) + 47 (first event) + 31 (second header+contexts) + 8 (size).
@@ -328,20 +452,32 @@ fn corrupt_packets_name_offset_and_field() {
     assert_eq!(ev.batches[0].num_rows(), 1);
 
     // Packet size beyond the data.
-    let e = dec.new_stream(0).decode_packet(&dec, &good[..150], 0).unwrap_err();
-    assert!(matches!(e.kind, DecodeErrorKind::PacketBeyondData { .. }), "{e}");
+    let e = dec
+        .new_stream(0)
+        .decode_packet(&dec, &good[..150], 0)
+        .unwrap_err();
+    assert!(
+        matches!(e.kind, DecodeErrorKind::PacketBeyondData { .. }),
+        "{e}"
+    );
 
     // Uuid mismatch.
     let mut bad = good.clone();
     bad[5] ^= 1;
     let e = dec.new_stream(0).decode_packet(&dec, &bad, 0).unwrap_err();
-    assert!(matches!(e.kind, DecodeErrorKind::UuidMismatch { .. }), "{e}");
+    assert!(
+        matches!(e.kind, DecodeErrorKind::UuidMismatch { .. }),
+        "{e}"
+    );
 
     // Unknown event id.
     let mut bad = good.clone();
     bad[84] = 9;
     let e = dec.new_stream(0).decode_packet(&dec, &bad, 0).unwrap_err();
-    assert!(matches!(e.kind, DecodeErrorKind::UnknownEventClass { id: 9, .. }), "{e}");
+    assert!(
+        matches!(e.kind, DecodeErrorKind::UnknownEventClass { id: 9, .. }),
+        "{e}"
+    );
 
     // Every prefix and every single-byte corruption: errors, never panics.
     for n in 0..good.len() {
@@ -373,18 +509,51 @@ fn huge_sequence_length_is_rejected_before_allocating() {
     let dec = TraceDecoder::new(Arc::new(trace)).unwrap();
     let mut a = Asm::new(ByteOrder::Little);
     a.u64(u64::MAX); // n
-    let e = dec.new_stream(0).decode_packet(&dec, &a.finish(), 0).unwrap_err();
-    assert!(matches!(e.kind, DecodeErrorKind::LengthTooLarge { .. }), "{e}");
+    let e = dec
+        .new_stream(0)
+        .decode_packet(&dec, &a.finish(), 0)
+        .unwrap_err();
+    assert!(
+        matches!(e.kind, DecodeErrorKind::LengthTooLarge { .. }),
+        "{e}"
+    );
 }
 
 #[test]
 fn name_collisions_get_scope_prefixes() {
-    let mut trace = ust_like_trace(true, vec![event(0, "ev", vec![field("_vpid", uint(8)), field("cpu", uint(8))])]);
-    trace.streams[0].packet_context.as_mut().unwrap().fields.push(field("extra", uint(8)));
+    let mut trace = ust_like_trace(
+        true,
+        vec![event(
+            0,
+            "ev",
+            vec![field("_vpid", uint(8)), field("cpu", uint(8))],
+        )],
+    );
+    trace.streams[0]
+        .packet_context
+        .as_mut()
+        .unwrap()
+        .fields
+        .push(field("extra", uint(8)));
     let dec = TraceDecoder::new(Arc::new(trace)).unwrap();
     let s = dec.schema(0, 0).unwrap();
-    let names: Vec<_> = s.fields().iter().skip(6).map(|f| f.name().clone()).collect();
-    assert_eq!(names, ["extra", "vpid", "vtid", "procname", "payload_vpid", "payload_cpu"]);
+    let names: Vec<_> = s
+        .fields()
+        .iter()
+        .skip(6)
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "extra",
+            "vpid",
+            "vtid",
+            "procname",
+            "payload_vpid",
+            "payload_cpu"
+        ]
+    );
 }
 
 #[test]
