@@ -32,7 +32,9 @@ pub enum FormatError {
         rows: usize,
     },
     /// The batch has fewer columns than the trace class needs.
-    #[error("event class {event:?}: field {field:?} needs column {column} but the batch has {columns}")]
+    #[error(
+        "event class {event:?}: field {field:?} needs column {column} but the batch has {columns}"
+    )]
     MissingColumn {
         /// The event class name.
         event: String,

@@ -128,12 +128,18 @@ impl EventLayout {
         let sc = trace
             .stream(sc_id)
             .ok_or(FormatError::UnknownStreamClass { id: sc_id })?;
-        let ec = sc
-            .events
-            .iter()
-            .find(|e| e.id == ec_id)
-            .ok_or(FormatError::UnknownEventClass { stream_class_id: sc_id, id: ec_id })?;
-        let walker = Walker { event: &ec.name, deps: dependencies(sc, ec) };
+        let ec =
+            sc.events
+                .iter()
+                .find(|e| e.id == ec_id)
+                .ok_or(FormatError::UnknownEventClass {
+                    stream_class_id: sc_id,
+                    id: ec_id,
+                })?;
+        let walker = Walker {
+            event: &ec.name,
+            deps: dependencies(sc, ec),
+        };
         let mut next = ENVELOPE_COLUMNS;
         let mut scopes = Vec::new();
         let roots = [
@@ -145,7 +151,10 @@ impl EventLayout {
         for (scope, root) in roots {
             let Some(root) = root else { continue };
             let mut members = Vec::new();
-            let mut path = FieldPath { scope, indexes: Vec::new() };
+            let mut path = FieldPath {
+                scope,
+                indexes: Vec::new(),
+            };
             for (i, f) in root.fields.iter().enumerate() {
                 path.indexes.push(i);
                 let member = if scope == Scope::PacketContext {
@@ -168,7 +177,11 @@ impl EventLayout {
             }
         }
         Ok(EventLayout {
-            name: if ec.name.is_empty() { "<unknown>".to_string() } else { ec.name.clone() },
+            name: if ec.name.is_empty() {
+                "<unknown>".to_string()
+            } else {
+                ec.name.clone()
+            },
             has_clock: has_clock(trace, sc),
             host: host_prefix(trace),
             scopes,
@@ -265,7 +278,12 @@ fn dependencies(sc: &StreamClass, ec: &EventClass) -> HashSet<FieldPath> {
         }
     }
     let mut deps = HashSet::new();
-    let roots = [&sc.packet_context, &sc.event_context, &ec.context, &ec.payload];
+    let roots = [
+        &sc.packet_context,
+        &sc.event_context,
+        &ec.context,
+        &ec.payload,
+    ];
     for root in roots.into_iter().flatten() {
         root.fields.iter().for_each(|f| walk(&f.ty, &mut deps));
     }
@@ -281,7 +299,11 @@ struct Walker<'a> {
 }
 
 fn int_fmt(i: &crate::metadata::IntegerType) -> IntFmt {
-    IntFmt { size: i.size, signed: i.signed, base: i.base }
+    IntFmt {
+        size: i.size,
+        signed: i.signed,
+        base: i.base,
+    }
 }
 
 fn is_int(dt: &DataType) -> bool {
@@ -299,13 +321,21 @@ fn is_int(dt: &DataType) -> bool {
 }
 
 impl Walker<'_> {
-    fn column<'c>(&self, columns: &'c [FieldRef], i: usize, field: &Field) -> Result<&'c DataType, FormatError> {
-        columns.get(i).map(|c| c.data_type()).ok_or_else(|| FormatError::MissingColumn {
-            event: self.event.to_string(),
-            field: field.name.clone(),
-            column: i,
-            columns: columns.len(),
-        })
+    fn column<'c>(
+        &self,
+        columns: &'c [FieldRef],
+        i: usize,
+        field: &Field,
+    ) -> Result<&'c DataType, FormatError> {
+        columns
+            .get(i)
+            .map(|c| c.data_type())
+            .ok_or_else(|| FormatError::MissingColumn {
+                event: self.event.to_string(),
+                field: field.name.clone(),
+                column: i,
+                columns: columns.len(),
+            })
     }
 
     fn mismatch(&self, field: &str, expected: &'static str, found: &DataType) -> FormatError {
@@ -324,13 +354,19 @@ impl Walker<'_> {
             return Err(self.mismatch(&f.name, "an integer (envelope cpu)", dt));
         }
         let node = match &f.ty {
-            FieldType::Enum(e) => {
-                Node::Enum { int: int_fmt(&e.container), ty: e.clone(), wrapped: false }
-            }
+            FieldType::Enum(e) => Node::Enum {
+                int: int_fmt(&e.container),
+                ty: e.clone(),
+                wrapped: false,
+            },
             FieldType::Integer(i) => Node::Int(int_fmt(i)),
             _ => return Err(self.mismatch(&f.name, "an integer cpu_id in the metadata", dt)),
         };
-        Ok(Some(Member { name: ir_name(&f.name).to_string(), col: CPU_COLUMN, node }))
+        Ok(Some(Member {
+            name: ir_name(&f.name).to_string(),
+            col: CPU_COLUMN,
+            node,
+        }))
     }
 
     /// A member in a struct-like position (scope root or struct): consumes
@@ -353,7 +389,11 @@ impl Walker<'_> {
                 return Err(self.mismatch(&f.name, "an integer `_value` column", value));
             }
             let visible = e.container.mapped_clock.is_none() || self.deps.contains(path);
-            let node = Node::Enum { int: int_fmt(&e.container), ty: e.clone(), wrapped: false };
+            let node = Node::Enum {
+                int: int_fmt(&e.container),
+                ty: e.clone(),
+                wrapped: false,
+            };
             (*next + 1, node, visible)
         } else {
             let dt = self.column(columns, *next, f)?;
@@ -361,7 +401,11 @@ impl Walker<'_> {
             (*next, node, visible)
         };
         *next = col + 1;
-        Ok(visible.then(|| Member { name: ir_name(&f.name).to_string(), col, node }))
+        Ok(visible.then(|| Member {
+            name: ir_name(&f.name).to_string(),
+            col,
+            node,
+        }))
     }
 
     /// A value held by one array of type `dt` (enums in their wrapped form).
@@ -387,7 +431,11 @@ impl Walker<'_> {
                     return Err(self.mismatch(name, "Struct{label, value}", dt));
                 }
                 let visible = e.container.mapped_clock.is_none() || self.deps.contains(path);
-                let node = Node::Enum { int: int_fmt(&e.container), ty: e.clone(), wrapped: true };
+                let node = Node::Enum {
+                    int: int_fmt(&e.container),
+                    ty: e.clone(),
+                    wrapped: true,
+                };
                 Ok((node, visible))
             }
             FieldType::Float(_) => match dt {

@@ -22,6 +22,8 @@ mod error;
 mod json;
 mod layout;
 mod pretty;
+#[cfg(test)]
+mod test_util;
 mod text;
 mod values;
 

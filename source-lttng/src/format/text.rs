@@ -154,7 +154,11 @@ pub(crate) fn push_escaped(out: &mut Vec<u8>, s: &[u8]) {
 /// is widened to `double` first).
 pub(crate) fn push_g(out: &mut Vec<u8>, v: f64) {
     if v.is_nan() {
-        out.extend_from_slice(if v.is_sign_negative() { b"-nan" } else { b"nan" });
+        out.extend_from_slice(if v.is_sign_negative() {
+            b"-nan"
+        } else {
+            b"nan"
+        });
         return;
     }
     if v.is_infinite() {
@@ -233,8 +237,14 @@ mod tests {
     #[test]
     fn decimal_signed_and_unsigned() {
         assert_eq!(int(-1, 32, true, 10), "-1");
-        assert_eq!(int(i128::from(i64::MIN), 64, true, 10), "-9223372036854775808");
-        assert_eq!(int(i128::from(u64::MAX), 64, false, 10), "18446744073709551615");
+        assert_eq!(
+            int(i128::from(i64::MIN), 64, true, 10),
+            "-9223372036854775808"
+        );
+        assert_eq!(
+            int(i128::from(u64::MAX), 64, false, 10),
+            "18446744073709551615"
+        );
         assert_eq!(int(0, 8, false, 10), "0");
     }
 

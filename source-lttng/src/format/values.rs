@@ -10,7 +10,10 @@ use arrow_schema::DataType;
 use super::FormatError;
 
 fn null(field: &str, index: usize) -> FormatError {
-    FormatError::NullValue { field: field.to_string(), index }
+    FormatError::NullValue {
+        field: field.to_string(),
+        index,
+    }
 }
 
 fn wrong(field: &str, expected: &'static str, arr: &dyn Array) -> FormatError {
@@ -48,9 +51,12 @@ pub(crate) fn float_at(arr: &dyn Array, index: usize, field: &str) -> Result<f64
     }
     match arr.data_type() {
         DataType::Float32 => Ok(f64::from(
-            arr.as_primitive::<arrow_array::types::Float32Type>().value(index),
+            arr.as_primitive::<arrow_array::types::Float32Type>()
+                .value(index),
         )),
-        DataType::Float64 => Ok(arr.as_primitive::<arrow_array::types::Float64Type>().value(index)),
+        DataType::Float64 => Ok(arr
+            .as_primitive::<arrow_array::types::Float64Type>()
+            .value(index)),
         _ => Err(wrong(field, "a float", arr)),
     }
 }
@@ -79,7 +85,8 @@ pub(crate) fn struct_at<'a>(
     if arr.is_null(index) {
         return Err(null(field, index));
     }
-    arr.as_struct_opt().ok_or_else(|| wrong(field, "a struct", arr))
+    arr.as_struct_opt()
+        .ok_or_else(|| wrong(field, "a struct", arr))
 }
 
 /// The element values of the list at `index`: the child array and the
