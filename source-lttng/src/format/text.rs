@@ -172,7 +172,7 @@ pub(crate) fn push_g(out: &mut Vec<u8>, v: f64) {
         Some((m, x)) => (m, x.parse::<i32>().unwrap_or(0)),
         None => (e.as_str(), 0),
     };
-    if exp < -4 || exp >= P {
+    if !(-4..P).contains(&exp) {
         out.extend_from_slice(strip_zeros(mantissa).as_bytes());
         out.push(b'e');
         out.push(if exp < 0 { b'-' } else { b'+' });
@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(g(-0.0), "-0");
         assert_eq!(g(1.0), "1");
         assert_eq!(g(1.5), "1.5");
-        assert_eq!(g(3.141_592_653_589_793), "3.14159");
+        assert_eq!(g(std::f64::consts::PI), "3.14159");
         assert_eq!(g(100_000.0), "100000");
         assert_eq!(g(1_000_000.0), "1e+06");
         assert_eq!(g(123_456_789.0), "1.23457e+08");
