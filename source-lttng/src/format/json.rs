@@ -42,6 +42,7 @@ use super::layout::{TS_COLUMN, has_clock};
 use super::pretty::{DiscardedNotice, push_uuid};
 use super::text::{civil_from_days, push_i64, push_padded, push_radix, time_of_day};
 use crate::metadata::TraceClass;
+use trawl_core::envelope;
 
 /// Layout cache bound (see [`super::PrettyFormatter`]).
 const MAX_CACHED: usize = 4096;
@@ -51,7 +52,7 @@ const MAX_CACHED: usize = 4096;
 #[derive(Debug, Default)]
 pub struct JsonFormatter {
     /// Whether the stream class has a clock, per batch schema.
-    clocked: HashMap<(usize, u64), (SchemaRef, bool)>,
+    clocked: HashMap<usize, (SchemaRef, bool)>,
 }
 
 impl JsonFormatter {
@@ -60,14 +61,16 @@ impl JsonFormatter {
         Self::default()
     }
 
-    /// Appends the JSON line (with `\n`) of event `row` of `batch`. On error
-    /// `out` is left as it was.
+    /// Appends the JSON line (with `\n`) of event `row` of `batch`, an event
+    /// of `trace`. On error `out` is left as it was.
+    ///
+    /// The stream class is found by the event class name (schema metadata
+    /// `trawl.event`, else the `event` column): `ts`/`time` are `null` when
+    /// no stream class holding an event class of that name has a clock.
     pub fn write_event(
         &mut self,
         out: &mut Vec<u8>,
         trace: &TraceClass,
-        stream_class_id: u64,
-        _event_class_id: u64,
         batch: &RecordBatch,
         row: usize,
     ) -> Result<(), FormatError> {
@@ -77,7 +80,7 @@ impl JsonFormatter {
                 rows: batch.num_rows(),
             });
         }
-        let clocked = self.clocked(trace, stream_class_id, batch)?;
+        let clocked = self.clocked(trace, batch, row);
         let start = out.len();
         let result = write_row(out, batch, row, clocked);
         if result.is_err() {
@@ -91,12 +94,10 @@ impl JsonFormatter {
         &mut self,
         out: &mut Vec<u8>,
         trace: &TraceClass,
-        stream_class_id: u64,
-        event_class_id: u64,
         batch: &RecordBatch,
     ) -> Result<(), FormatError> {
         for row in 0..batch.num_rows() {
-            self.write_event(out, trace, stream_class_id, event_class_id, batch, row)?;
+            self.write_event(out, trace, batch, row)?;
         }
         Ok(())
     }
@@ -115,29 +116,38 @@ impl JsonFormatter {
         write_discarded(out, notice, "packets");
     }
 
-    fn clocked(
-        &mut self,
-        trace: &TraceClass,
-        sc: u64,
-        batch: &RecordBatch,
-    ) -> Result<bool, FormatError> {
+    fn clocked(&mut self, trace: &TraceClass, batch: &RecordBatch, row: usize) -> bool {
         let schema = batch.schema();
-        let key = (Arc::as_ptr(&schema) as *const () as usize, sc);
+        let key = Arc::as_ptr(&schema) as *const () as usize;
         if let Some((held, c)) = self.clocked.get(&key)
             && Arc::ptr_eq(held, &schema)
         {
-            return Ok(*c);
+            return *c;
         }
-        let stream = trace
-            .stream(sc)
-            .ok_or(FormatError::UnknownStreamClass { id: sc })?;
-        let c = has_clock(trace, stream);
+        let name = match schema.metadata().get(envelope::META_EVENT) {
+            Some(n) => n.clone(),
+            None => event_column(batch, row).unwrap_or_default(),
+        };
+        let c = trace
+            .streams
+            .iter()
+            .filter(|s| s.events.iter().any(|e| e.name == name))
+            .any(|s| has_clock(trace, s));
         if self.clocked.len() >= MAX_CACHED {
             self.clocked.clear();
         }
         self.clocked.insert(key, (schema, c));
-        Ok(c)
+        c
     }
+}
+
+/// The `event` envelope column's value at `row`.
+fn event_column(batch: &RecordBatch, row: usize) -> Option<String> {
+    let col = batch.column_by_name(envelope::EVENT)?;
+    let d = col.as_dictionary_opt::<Int32Type>()?;
+    let key = usize::try_from(d.keys().value(row)).ok()?;
+    let values = d.values().as_string_opt::<i32>()?;
+    (key < values.len()).then(|| values.value(key).to_string())
 }
 
 fn write_discarded(out: &mut Vec<u8>, n: &DiscardedNotice<'_>, what: &str) {
@@ -387,7 +397,7 @@ mod tests {
     fn json_line(trace: &TraceClass, b: &RecordBatch) -> String {
         let mut out = Vec::new();
         JsonFormatter::new()
-            .write_event(&mut out, trace, 0, 0, b, 0)
+            .write_event(&mut out, trace, b, 0)
             .unwrap();
         String::from_utf8(out).unwrap()
     }

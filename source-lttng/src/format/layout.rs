@@ -158,7 +158,8 @@ impl EventLayout {
             for (i, f) in root.fields.iter().enumerate() {
                 path.indexes.push(i);
                 let member = if scope == Scope::PacketContext {
-                    let name = ir_name(&f.name);
+                    // Raw names, as the decoder matches them.
+                    let name = f.name.as_str();
                     if HIDDEN_PACKET_CONTEXT.contains(&name) {
                         None
                     } else if name == "cpu_id" {
