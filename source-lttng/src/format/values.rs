@@ -97,6 +97,12 @@ pub(crate) fn list_at<'a>(
     field: &str,
 ) -> Result<(&'a ArrayRef, std::ops::Range<usize>), FormatError> {
     if arr.is_null(index) {
+        // A zero-length array has nothing to hold: accept it null.
+        if let Some(l) = arr.as_fixed_size_list_opt()
+            && l.value_length() == 0
+        {
+            return Ok((l.values(), 0..0));
+        }
         return Err(null(field, index));
     }
     if let Some(l) = arr.as_list_opt::<i32>() {
