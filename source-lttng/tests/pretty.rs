@@ -278,48 +278,59 @@ fn compare_corpus(corpus: &Path, skip: &[&str]) -> (usize, usize, Vec<String>) {
         if skip.contains(&name.as_str()) {
             continue;
         }
-        let input = corpus.join(name);
-        let Some((ok, expected, expected_err)) = babeltrace2(&input) else {
-            continue;
-        };
-        assert!(ok, "{name}: babeltrace2 failed; skip it if expected");
-        let (ours, ours_err) = match trawl_output(&input) {
-            Ok(o) => o,
-            Err(e) => {
-                failures.push(format!("{name}: {e}"));
-                continue;
-            }
-        };
-        compared += 1;
-        total_lines += expected.iter().filter(|&&b| b == b'\n').count();
-        let exp = String::from_utf8_lossy(&expected);
-        let got = String::from_utf8_lossy(&ours);
-        let exp_lines: Vec<&str> = exp.lines().collect();
-        let got_lines: Vec<&str> = got.lines().collect();
-        let mut shown = 0;
-        for (i, (e, g)) in exp_lines.iter().zip(&got_lines).enumerate() {
-            if e != g && shown < 3 {
-                shown += 1;
-                failures.push(format!(
-                    "{name}: line {}:\n  babeltrace2: {e}\n  trawl:       {g}",
-                    i + 1
-                ));
-            }
+        let (c, l, mut f) = compare_one(corpus, name);
+        compared += c;
+        total_lines += l;
+        failures.append(&mut f);
+    }
+    (compared, total_lines, failures)
+}
+
+/// Compares `corpus/name` (one input, possibly several traces).
+fn compare_one(corpus: &Path, name: &str) -> (usize, usize, Vec<String>) {
+    let mut failures = Vec::new();
+    let (mut compared, mut total_lines) = (0, 0);
+    let input = corpus.join(name);
+    let Some((ok, expected, expected_err)) = babeltrace2(&input) else {
+        return (0, 0, failures);
+    };
+    assert!(ok, "{name}: babeltrace2 failed; skip it if expected");
+    let (ours, ours_err) = match trawl_output(&input) {
+        Ok(o) => o,
+        Err(e) => {
+            failures.push(format!("{name}: {e}"));
+            return (compared, total_lines, failures);
         }
-        if exp_lines.len() != got_lines.len() {
+    };
+    compared += 1;
+    total_lines += expected.iter().filter(|&&b| b == b'\n').count();
+    let exp = String::from_utf8_lossy(&expected);
+    let got = String::from_utf8_lossy(&ours);
+    let exp_lines: Vec<&str> = exp.lines().collect();
+    let got_lines: Vec<&str> = got.lines().collect();
+    let mut shown = 0;
+    for (i, (e, g)) in exp_lines.iter().zip(&got_lines).enumerate() {
+        if e != g && shown < 3 {
+            shown += 1;
             failures.push(format!(
-                "{name}: {} lines from babeltrace2, {} from trawl",
-                exp_lines.len(),
-                got_lines.len()
+                "{name}: line {}:\n  babeltrace2: {e}\n  trawl:       {g}",
+                i + 1
             ));
         }
-        if warnings(&expected_err) != warnings(&ours_err) {
-            failures.push(format!(
-                "{name}: stderr warnings differ:\n  babeltrace2: {:?}\n  trawl:       {:?}",
-                warnings(&expected_err),
-                warnings(&ours_err)
-            ));
-        }
+    }
+    if exp_lines.len() != got_lines.len() {
+        failures.push(format!(
+            "{name}: {} lines from babeltrace2, {} from trawl",
+            exp_lines.len(),
+            got_lines.len()
+        ));
+    }
+    if warnings(&expected_err) != warnings(&ours_err) {
+        failures.push(format!(
+            "{name}: stderr warnings differ:\n  babeltrace2: {:?}\n  trawl:       {:?}",
+            warnings(&expected_err),
+            warnings(&ours_err)
+        ));
     }
     (compared, total_lines, failures)
 }
@@ -387,4 +398,32 @@ fn intersection_traces_print_like_babeltrace2() {
         failures.join("\n")
     );
     assert!(compared >= 3, "only {compared} traces compared");
+}
+
+/// Any other traces (e.g. freshly recorded lttng-ust or kernel sessions):
+/// `TRAWL_COMPARE_TRACES=/path/a:/path/b cargo test --test pretty`.
+#[test]
+fn traces_from_env_print_like_babeltrace2() {
+    let Ok(list) = std::env::var("TRAWL_COMPARE_TRACES") else {
+        return;
+    };
+    if !have_babeltrace2() {
+        return;
+    }
+    let mut failures = Vec::new();
+    for input in list.split(':').filter(|s| !s.is_empty()) {
+        let input = Path::new(input);
+        let (Some(parent), Some(name)) = (input.parent(), input.file_name()) else {
+            continue;
+        };
+        let (compared, lines, mut f) = compare_one(parent, &name.to_string_lossy());
+        eprintln!("{}: {compared} compared, {lines} lines", input.display());
+        failures.append(&mut f);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
