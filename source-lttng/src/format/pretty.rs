@@ -90,10 +90,12 @@ pub struct DiscardedNotice<'a> {
 }
 
 /// The trace name babeltrace2's `src.ctf.fs` gives a trace: env `hostname`
-/// (when a string) and the trace directory relative to the common parent
-/// of the input traces (empty when the trace itself was given), joined by
-/// `/`; e.g. `joraj-alpa/kernel` for `babeltrace2 multi-domains`,
-/// `joraj-alpa` for `babeltrace2 multi-domains/kernel`, `` when neither.
+/// (when a string) and the trace directory relative to the input path it
+/// was found under (empty when the input is the trace itself), joined by
+/// `/`. E.g. `joraj-alpa/kernel` for `babeltrace2 multi-domains`,
+/// `joraj-alpa` for `babeltrace2 multi-domains/kernel`,
+/// `a/b/2-lost-before-last` (no hostname) for a trace at `IN/a/b/...` given
+/// as `IN`, `` for a trace with no hostname given directly.
 pub fn trace_name(trace: &TraceClass, relative_dir: &str) -> String {
     let host = trace.env_str("hostname").unwrap_or("");
     match (host.is_empty(), relative_dir.is_empty()) {
@@ -163,7 +165,10 @@ impl PrettyFormatter {
 
     /// Appends babeltrace2's discarded-events warning line. babeltrace2
     /// writes it to **stderr** (for Babeltrace 1 compatibility), so callers
-    /// imitating it send `out` there:
+    /// imitating it send `out` there. It comes at the beginning of the
+    /// packet that reports the loss, before the discarded-packets line of
+    /// the same packet, with the range `[previous packet end, this packet
+    /// end]` (packets: `[previous packet end, this packet begin]`):
     ///
     /// ```text
     /// WARNING: Tracer discarded 728 events between [19:16:02.352676346] and [19:16:33.426663981] in trace "joraj-alpa/kernel" (UUID: 830f2129-77d5-cb4e-90cf-b0754d8ce889) within stream "/path/kernel_channel_0" (stream class ID: 0, stream ID: 0).
