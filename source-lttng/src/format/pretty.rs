@@ -40,7 +40,7 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampNanosecondType;
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::SchemaRef;
+use arrow_schema::{DataType, SchemaRef};
 
 use super::FormatError;
 use super::layout::{EventLayout, Member, Node, TS_COLUMN};
@@ -267,14 +267,14 @@ impl PrettyFormatter {
         row: usize,
     ) -> Result<(), FormatError> {
         if layout.has_clock {
-            let ts = batch
-                .column(TS_COLUMN)
-                .as_primitive_opt::<TimestampNanosecondType>()
+            let ts_col = batch.columns().get(TS_COLUMN);
+            let ts = ts_col
+                .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
                 .ok_or_else(|| FormatError::ColumnType {
                     event: layout.name.clone(),
                     field: "ts".to_string(),
                     expected: "Timestamp(ns)",
-                    found: batch.column(TS_COLUMN).data_type().clone(),
+                    found: ts_col.map_or(DataType::Null, |c| c.data_type().clone()),
                 })?
                 .value(row);
             out.push(b'[');
