@@ -53,7 +53,7 @@ struct Lexer<'a> {
 
 impl Lexer<'_> {
     fn pos_at(&self, i: usize) -> Pos {
-        let column = u32::try_from(i - self.line_start + 1).unwrap_or(u32::MAX);
+        let column = u32::try_from(i.saturating_sub(self.line_start) + 1).unwrap_or(u32::MAX);
         Pos {
             line: self.line,
             column,
@@ -86,11 +86,17 @@ impl Lexer<'_> {
                 }
                 b' ' | b'\t' | b'\r' | 0x0b | 0x0c => self.i += 1,
                 b'/' if self.peek(1) == Some(b'*') => {
-                    let start = self.i;
+                    // Taken now: the comment may span lines.
+                    let pos = self.pos_at(self.i);
                     self.i += 2;
                     loop {
                         match self.peek(0) {
-                            None => return Err(self.err(start, "unterminated comment")),
+                            None => {
+                                return Err(MetadataError::Lex {
+                                    pos,
+                                    what: "unterminated comment".into(),
+                                });
+                            }
                             Some(b'*') if self.peek(1) == Some(b'/') => {
                                 self.i += 2;
                                 break;
@@ -341,5 +347,20 @@ mod tests {
     #[test]
     fn unterminated_comment_is_an_error() {
         assert!(tokenize("/* x").is_err());
+    }
+
+    #[test]
+    fn unterminated_multiline_comment_reports_its_start() {
+        let e = tokenize("a /* x\n\n y").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                MetadataError::Lex {
+                    pos: Pos { line: 1, column: 3 },
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 }

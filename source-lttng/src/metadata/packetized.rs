@@ -49,8 +49,8 @@ pub(crate) fn depacketize(bytes: &[u8]) -> Result<Vec<u8>, MetadataError> {
         }
         let content_size = read_u32(b, 24, le);
         let packet_size = read_u32(b, 28, le);
-        let sizes_ok = content_size % 8 == 0
-            && packet_size % 8 == 0
+        let sizes_ok = content_size.is_multiple_of(8)
+            && packet_size.is_multiple_of(8)
             && content_size as usize / 8 >= HEADER_LEN
             && content_size <= packet_size;
         if !sizes_ok {

@@ -8,7 +8,10 @@
 //!   enclosing one, then in the roots of the previous dynamic scopes, last
 //!   one first.
 //!
-//! Arrays and sequences on the way are stepped through and add no index.
+//! A path cannot go down through an array or sequence (it would not name one
+//! value); a variant or sequence inside an array element may refer to a
+//! field of the same element: arrays on the way from the scope root to the
+//! source add no index to the path.
 
 use super::error::{MetadataError, Pos};
 use super::model::{
@@ -55,9 +58,7 @@ struct Resolver<'a> {
 fn walk<'a>(mut ty: &'a Ty, tokens: &[&str], limit: Option<usize>) -> Option<(Vec<usize>, &'a Ty)> {
     let mut idxs = Vec::with_capacity(tokens.len());
     for (k, tok) in tokens.iter().enumerate() {
-        while let Ty::Array { element, .. } | Ty::Sequence { element, .. } = ty {
-            ty = element;
-        }
+        // A path through an array or sequence would not name one value.
         let members = ty.members()?;
         let idx = members.iter().position(|(n, _)| n == tok)?;
         if k == 0 && limit.is_some_and(|l| idx > l) {

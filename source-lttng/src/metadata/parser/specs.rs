@@ -12,8 +12,17 @@ use crate::metadata::model::{EnumMapping, EnumType};
 use crate::metadata::types::{PathRef, Ty};
 
 impl Parser<'_> {
-    /// A type specifier.
+    /// A type specifier. Every nested specifier (struct member, enum
+    /// container, typealias in an integer block...) goes through here, so the
+    /// depth check bounds the parser's recursion.
     pub(super) fn type_spec(&mut self) -> Result<Spec, MetadataError> {
+        self.enter()?;
+        let spec = self.type_spec_inner();
+        self.leave();
+        spec
+    }
+
+    fn type_spec_inner(&mut self) -> Result<Spec, MetadataError> {
         let pos = self.pos();
         let Some(Tok::Ident(word)) = self.peek() else {
             return Err(self.unexpected("a type"));
@@ -22,9 +31,7 @@ impl Parser<'_> {
         match word.as_str() {
             "integer" => {
                 self.i += 1;
-                self.enter()?;
                 let a = self.attr_body()?;
-                self.leave();
                 let native = self.out.native;
                 Ok(Spec::Ty(Ty::Int(attrs::integer(
                     &a,
@@ -35,9 +42,7 @@ impl Parser<'_> {
             }
             "floating_point" => {
                 self.i += 1;
-                self.enter()?;
                 let a = self.attr_body()?;
-                self.leave();
                 let native = self.out.native;
                 Ok(Spec::Ty(Ty::Float(attrs::float(
                     &a,
@@ -49,9 +54,7 @@ impl Parser<'_> {
             "string" => {
                 self.i += 1;
                 let enc = if self.is_punct("{") {
-                    self.enter()?;
                     let a = self.attr_body()?;
-                    self.leave();
                     attrs::string(&a, &mut self.out.warnings)?
                 } else {
                     crate::metadata::model::Encoding::Utf8
@@ -210,7 +213,6 @@ impl Parser<'_> {
             });
         };
         self.i += 1;
-        self.enter()?;
         let mut mappings: Vec<EnumMapping> = Vec::new();
         let mut next: i128 = 0;
         loop {
@@ -247,7 +249,6 @@ impl Parser<'_> {
                 break;
             }
         }
-        self.leave();
         let ty = Ty::Enum(EnumType {
             container,
             mappings,
@@ -268,7 +269,6 @@ impl Parser<'_> {
     /// `{ members }` of a struct or variant, with its own declaration scope.
     fn members(&mut self, what: &'static str) -> Result<Vec<(String, Ty)>, MetadataError> {
         self.expect("{", "`{`")?;
-        self.enter()?;
         self.scopes.push(HashMap::new());
         let mut out: Vec<(String, Ty)> = Vec::new();
         loop {
@@ -304,7 +304,6 @@ impl Parser<'_> {
             self.expect(";", "`;` after a member")?;
         }
         self.scopes.pop();
-        self.leave();
         Ok(out)
     }
 
@@ -355,7 +354,10 @@ impl Parser<'_> {
     /// array of 2 arrays of 3 `T`.
     pub(super) fn apply(&mut self, spec: &Spec, d: &Declarator) -> Result<Ty, MetadataError> {
         let mut ty = match spec {
-            Spec::Ty(t) if d.pointers == 0 => t.clone(),
+            Spec::Ty(t) if d.pointers == 0 => {
+                self.charge(t.shape().nodes, d.pos)?;
+                t.clone()
+            }
             Spec::Ty(_) => return Err(self.unexpected("no `*` after a non-alias type")),
             Spec::Alias(name, pos) => {
                 let key = format!("alias {}{}", name, " *".repeat(d.pointers));

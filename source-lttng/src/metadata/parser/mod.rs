@@ -14,7 +14,7 @@ use super::types::{MAX_DEPTH, PathRef, Ty};
 
 /// Total type nodes alias expansion may produce (bounds memory on hostile input;
 /// the 1,400-event kernel metadata needs about 30,000).
-const MAX_NODES: u64 = 1 << 22;
+const MAX_NODES: u64 = 1 << 20;
 
 /// C type keywords that combine into alias names (`unsigned long`).
 const C_TYPE_WORDS: [&str; 13] = [
@@ -242,24 +242,31 @@ impl<'t> Parser<'t> {
         }
     }
 
+    fn find_decl(&self, key: &str) -> Option<&Ty> {
+        self.scopes.iter().rev().find_map(|s| s.get(key))
+    }
+
+    /// A declared type, charged to the expansion budget before it is copied.
     fn lookup(&mut self, key: &str, pos: Pos) -> Result<Ty, MetadataError> {
-        let ty = self
-            .scopes
-            .iter()
-            .rev()
-            .find_map(|s| s.get(key))
-            .ok_or_else(|| MetadataError::UnknownType {
-                pos,
-                name: key.to_string(),
-            })?;
+        let unknown = || MetadataError::UnknownType {
+            pos,
+            name: key.strip_prefix("alias ").unwrap_or(key).to_string(),
+        };
+        let nodes = self.find_decl(key).ok_or_else(unknown)?.shape().nodes;
+        self.charge(nodes, pos)?;
+        self.find_decl(key).cloned().ok_or_else(unknown)
+    }
+
+    /// Takes `nodes` from the expansion budget.
+    fn charge(&mut self, nodes: u64, pos: Pos) -> Result<(), MetadataError> {
         self.budget = self
             .budget
-            .checked_sub(ty.shape().nodes)
+            .checked_sub(nodes)
             .ok_or(MetadataError::TooLarge {
                 pos,
                 limit: MAX_NODES,
             })?;
-        Ok(ty.clone())
+        Ok(())
     }
 
     /// Checks a freshly built compound type against the nesting limit.
@@ -468,241 +475,84 @@ impl<'t> Parser<'t> {
         self.i += 1;
         Ok(v)
     }
+}
 
-    fn warn_unknown(&mut self, block: &str, name: &str, pos: Pos) {
-        self.out.warnings.push(format!(
-            "line {}: unknown attribute `{name}` in {block} block",
-            pos.line
+mod blocks;
+mod specs;
+
+#[cfg(test)]
+mod tests {
+    use crate::metadata::{MetadataError, parse_metadata};
+
+    const HEAD: &str = "trace { major = 1; minor = 8; byte_order = le; };\n\
+                        typealias integer { size = 8; } := u8;\n";
+
+    #[test]
+    fn deeply_nested_structs_are_refused_not_a_stack_overflow() {
+        let n = 100_000;
+        let text = format!(
+            "{HEAD}typedef {} u8 x; {} y;",
+            "struct { ".repeat(n),
+            "} x; ".repeat(n)
+        );
+        assert!(matches!(
+            parse_metadata(&text),
+            Err(MetadataError::TooDeep { .. })
         ));
     }
 
-    fn trace_block(&mut self, pos: Pos) -> Result<(), MetadataError> {
-        if self.out.trace.is_some() {
-            return Err(MetadataError::Duplicate {
-                pos,
-                name: "trace".into(),
-            });
-        }
-        let mut t = TraceDecl {
-            pos,
-            ..TraceDecl::default()
-        };
-        let (mut major, mut minor) = (None, None);
-        self.entries(|p, name, pos, rhs| {
-            let a = |value| Attr {
-                name: name.clone(),
-                pos,
-                value,
-            };
-            match (name.as_str(), rhs) {
-                ("major", Ok(v)) => major = Some((a(v).uint()?, pos)),
-                ("minor", Ok(v)) => minor = Some((a(v).uint()?, pos)),
-                ("uuid", Ok(v)) => t.uuid = Some(a(v).uuid()?),
-                ("byte_order", Ok(v)) => {
-                    let at = a(v);
-                    t.byte_order =
-                        Some(
-                            at.byte_order(ByteOrder::Little)
-                                .and_then(|o| match at.value {
-                                    Value::Path(ref w) if w[0] == "native" => {
-                                        Err(MetadataError::InvalidAttribute {
-                                            pos,
-                                            name: name.clone(),
-                                            value: "native (the trace byte order cannot be native)"
-                                                .into(),
-                                        })
-                                    }
-                                    _ => Ok(o),
-                                })?,
-                        )
-                }
-                ("packet.header", Err(ty)) => t.packet_header = Some(ty),
-                _ => p.warn_unknown("trace", &name, pos),
-            }
-            Ok(())
-        })?;
-        for (what, got, want) in [("major", major, 1), ("minor", minor, 8)] {
-            match got {
-                None => {
-                    return Err(MetadataError::MissingAttribute {
-                        pos,
-                        name: what,
-                        block: "trace",
-                    });
-                }
-                Some((v, p)) if v != want => {
-                    return Err(MetadataError::InvalidAttribute {
-                        pos: p,
-                        name: what.into(),
-                        value: format!("{v} (expected {want})"),
-                    });
-                }
-                _ => {}
-            }
-        }
-        if t.byte_order.is_none() {
-            return Err(MetadataError::MissingAttribute {
-                pos,
-                name: "byte_order",
-                block: "trace",
-            });
-        }
-        self.out.trace = Some(t);
-        Ok(())
+    #[test]
+    fn chained_enum_containers_are_refused_not_a_stack_overflow() {
+        let text = format!("{HEAD}typedef {} u8 {{ A }} e;", "enum : ".repeat(100_000));
+        assert!(matches!(
+            parse_metadata(&text),
+            Err(MetadataError::TooDeep { .. })
+        ));
     }
 
-    fn env_block(&mut self) -> Result<(), MetadataError> {
-        self.entries(|p, name, pos, rhs| {
-            match rhs {
-                Ok(Value::Int(v)) => {
-                    let v = Attr {
-                        name: name.clone(),
-                        pos,
-                        value: Value::Int(v),
-                    }
-                    .int()?;
-                    p.out.env.push((name, EnvValue::Int(v)));
-                }
-                Ok(Value::Str(s)) => p.out.env.push((name, EnvValue::Str(s))),
-                _ => p.out.warnings.push(format!(
-                    "line {}: env entry `{name}` is neither an integer nor a string: ignored",
-                    pos.line
-                )),
-            }
-            Ok(())
-        })
-    }
-
-    fn clock_block(&mut self, pos: Pos) -> Result<(), MetadataError> {
-        let mut c = ClockClass {
-            name: String::new(),
-            uuid: None,
-            description: None,
-            freq: 1_000_000_000,
-            precision: 0,
-            offset_s: 0,
-            offset: 0,
-            absolute: false,
-        };
-        let mut named = false;
-        self.entries(|p, name, pos, rhs| {
-            let Ok(value) = rhs else {
-                p.warn_unknown("clock", &name, pos);
-                return Ok(());
-            };
-            let a = Attr {
-                name: name.clone(),
-                pos,
-                value,
-            };
-            match name.as_str() {
-                "name" => {
-                    c.name = a.text()?;
-                    named = true;
-                }
-                "uuid" => c.uuid = Some(a.uuid()?),
-                "description" => c.description = Some(a.text()?),
-                "freq" => {
-                    c.freq = a.uint()?;
-                    if c.freq == 0 {
-                        return Err(MetadataError::InvalidAttribute {
-                            pos,
-                            name,
-                            value: "0 (must be > 0)".into(),
-                        });
-                    }
-                }
-                "precision" => c.precision = a.uint()?,
-                "offset_s" => c.offset_s = a.int()?,
-                "offset" => c.offset = a.int()?,
-                "absolute" => c.absolute = a.boolean()?,
-                _ => p.warn_unknown("clock", &name, pos),
-            }
-            Ok(())
-        })?;
-        if !named {
-            return Err(MetadataError::MissingAttribute {
-                pos,
-                name: "name",
-                block: "clock",
-            });
+    #[test]
+    fn nesting_through_typedef_chains_is_refused() {
+        let mut text = String::from(HEAD);
+        text.push_str("typedef u8 t0[1];\n");
+        for i in 1..200 {
+            text.push_str(&format!("typedef t{} t{i}[1];\n", i - 1));
         }
-        if self.out.clocks.iter().any(|k| k.name == c.name) {
-            return Err(MetadataError::Duplicate {
-                pos,
-                name: format!("clock {}", c.name),
-            });
+        assert!(matches!(
+            parse_metadata(&text),
+            Err(MetadataError::TooDeep { .. })
+        ));
+    }
+
+    #[test]
+    fn alias_expansion_bombs_are_refused() {
+        let mut text = String::from(HEAD);
+        text.push_str("typedef struct { u8 a; u8 b; } t0;\n");
+        for i in 1..64 {
+            text.push_str(&format!(
+                "typedef struct {{ t{p} a; t{p} b; }} t{i};\n",
+                p = i - 1
+            ));
         }
-        self.out.clocks.push(c);
-        Ok(())
+        assert!(matches!(
+            parse_metadata(&text),
+            Err(MetadataError::TooLarge { .. })
+        ));
     }
 
-    fn stream_block(&mut self, pos: Pos) -> Result<(), MetadataError> {
-        let mut s = StreamDecl {
-            pos,
-            ..StreamDecl::default()
-        };
-        self.entries(|p, name, pos, rhs| {
-            match (name.as_str(), rhs) {
-                ("id", Ok(v)) => {
-                    s.id = Some(
-                        Attr {
-                            name,
-                            pos,
-                            value: v,
-                        }
-                        .uint()?,
-                    )
-                }
-                ("packet.context", Err(ty)) => s.packet_context = Some(ty),
-                ("event.header", Err(ty)) => s.event_header = Some(ty),
-                ("event.context", Err(ty)) => s.event_context = Some(ty),
-                _ => p.warn_unknown("stream", &name, pos),
-            }
-            Ok(())
-        })?;
-        self.out.streams.push(s);
-        Ok(())
-    }
-
-    fn event_block(&mut self, pos: Pos) -> Result<(), MetadataError> {
-        let mut e = EventDecl {
-            pos,
-            ..EventDecl::default()
-        };
-        self.entries(|p, name, pos, rhs| {
-            let a = |value| Attr {
-                name: name.clone(),
-                pos,
-                value,
-            };
-            match (name.as_str(), rhs) {
-                ("name", Ok(v)) => e.name = Some(a(v).text()?),
-                ("id", Ok(v)) => e.id = Some(a(v).uint()?),
-                ("stream_id", Ok(v)) => e.stream_id = Some(a(v).uint()?),
-                ("loglevel", Ok(v)) => e.loglevel = Some(a(v).int()?),
-                ("model.emf.uri", Ok(v)) => e.model_emf_uri = Some(a(v).text()?),
-                ("context", Err(ty)) => e.context = Some(ty),
-                ("fields", Err(ty)) => e.fields = Some(ty),
-                _ => p.warn_unknown("event", &name, pos),
-            }
-            Ok(())
-        })?;
-        if e.name.is_none() {
-            return Err(MetadataError::MissingAttribute {
-                pos,
-                name: "name",
-                block: "event",
-            });
-        }
-        self.out.events.push(e);
-        Ok(())
-    }
-
-    fn callsite_block(&mut self) -> Result<(), MetadataError> {
-        self.entries(|_, _, _, _| Ok(()))
+    #[test]
+    fn many_declarators_of_one_inline_type_are_charged() {
+        let big = format!(
+            "struct {{ {} }}",
+            (0..5000).map(|i| format!("u8 f{i};")).collect::<String>()
+        );
+        let names = (0..1000)
+            .map(|i| format!("v{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = format!("{HEAD}event {{ name = e; fields := struct {{ {big} {names}; }}; }};");
+        assert!(matches!(
+            parse_metadata(&text),
+            Err(MetadataError::TooLarge { .. })
+        ));
     }
 }
-
-#[path = "parser_types.rs"]
-mod parser_types;
