@@ -504,3 +504,66 @@ impl Walker<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::decode::TraceDecoder;
+    use crate::metadata::{metadata_text, parse_metadata};
+
+    const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data");
+
+    /// Every event class of `metadata` lays out against the decoder's schema.
+    fn lays_out(metadata: &Path) -> usize {
+        let bytes = std::fs::read(metadata).unwrap();
+        let class = Arc::new(parse_metadata(&metadata_text(&bytes).unwrap()).unwrap());
+        let dec = TraceDecoder::new(Arc::clone(&class)).unwrap();
+        let mut n = 0;
+        for sc in &class.streams {
+            for ec in &sc.events {
+                let schema = dec.schema(sc.id, ec.id).unwrap();
+                EventLayout::build(&class, sc.id, ec.id, schema.fields())
+                    .unwrap_or_else(|e| panic!("{}: {e}", metadata.display()));
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The decoder's columns and the formatter's walk agree on the whole
+    /// lttng-modules 2.10 kernel metadata (enums, `payload_cpu`-style
+    /// prefixed names, text arrays, variants).
+    #[test]
+    fn kernel_metadata_lays_out_against_decoder_schemas() {
+        let n = lays_out(&Path::new(DATA).join("kernel-metadata/lttng-modules-2.10.metadata"));
+        assert!(n > 300, "{n} event classes");
+    }
+
+    #[test]
+    fn hidden_packet_context_and_cpu_id_take_no_column() {
+        use crate::format::test_util::*;
+        let t = trace(
+            &[],
+            lttng_stream(
+                None,
+                vec![event(0, "e", Some(st(vec![f("a", int(8, false, 10))])))],
+            ),
+        );
+        let columns: Vec<FieldRef> = trawl_core::envelope::fields()
+            .into_iter()
+            .chain([af("a", DataType::UInt8)])
+            .map(Arc::new)
+            .collect();
+        let l = EventLayout::build(&t, 0, 0, &columns).unwrap();
+        assert!(l.has_clock);
+        assert_eq!(l.scopes.len(), 2);
+        assert_eq!(
+            (l.scopes[0][0].name.as_str(), l.scopes[0][0].col),
+            ("cpu_id", 4)
+        );
+        assert_eq!((l.scopes[1][0].name.as_str(), l.scopes[1][0].col), ("a", 6));
+    }
+}
