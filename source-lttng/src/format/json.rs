@@ -39,7 +39,7 @@ use arrow_schema::{DataType, SchemaRef};
 
 use super::FormatError;
 use super::layout::{TS_COLUMN, has_clock};
-use super::pretty::{DiscardedNotice, push_uuid};
+use super::notice::{DiscardedNotice, push_uuid};
 use super::text::{civil_from_days, push_i64, push_padded, push_radix, time_of_day};
 use crate::metadata::TraceClass;
 use trawl_core::envelope;

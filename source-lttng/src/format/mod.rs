@@ -50,7 +50,9 @@
 mod error;
 mod json;
 mod layout;
+mod notice;
 mod pretty;
+mod render;
 #[cfg(test)]
 mod test_util;
 mod text;
@@ -58,4 +60,5 @@ mod values;
 
 pub use error::FormatError;
 pub use json::JsonFormatter;
-pub use pretty::{DiscardedNotice, PrettyFormatter, trace_name};
+pub use notice::{DiscardedNotice, trace_name};
+pub use pretty::PrettyFormatter;

@@ -39,13 +39,14 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampNanosecondType;
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, SchemaRef};
 
 use super::FormatError;
-use super::layout::{EventLayout, Member, Node, TS_COLUMN};
-use super::text::{push_escaped, push_g, push_int, push_padded, push_radix, time_of_day};
-use super::values::{float_at, int_at, list_at, str_at, struct_at};
+use super::layout::{EventLayout, TS_COLUMN};
+use super::notice::{DiscardedNotice, write_notice};
+use super::render::write_struct;
+use super::text::{push_padded, push_radix, time_of_day};
 use crate::metadata::TraceClass;
 
 const NS_PER_S: i64 = 1_000_000_000;
@@ -64,45 +65,6 @@ pub struct PrettyFormatter {
     negative_warned: bool,
     stderr: Vec<u8>,
     layouts: HashMap<(usize, u64, u64), (SchemaRef, Arc<EventLayout>)>,
-}
-
-/// A discarded-events or discarded-packets notice, as babeltrace2 gets it
-/// from `src.ctf.fs`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiscardedNotice<'a> {
-    /// The trace name: see [`trace_name`].
-    pub trace_name: &'a str,
-    /// The trace UUID, if the metadata has one.
-    pub trace_uuid: Option<[u8; 16]>,
-    /// The stream's path as babeltrace2 names it: the absolute path of the
-    /// stream file (e.g. `/.../multi-domains/kernel/kernel_channel_0`).
-    pub stream_path: &'a str,
-    /// The stream class id.
-    pub stream_class_id: u64,
-    /// The stream id (`stream_instance_id`, or the reader's own numbering).
-    pub stream_id: Option<u64>,
-    /// How many were discarded; `None` prints "may have discarded".
-    pub count: Option<u64>,
-    /// Beginning and end (absolute ns) when the stream class has them
-    /// (packet `timestamp_begin`/`timestamp_end`); `None` prints
-    /// "(unknown time range)".
-    pub range: Option<(i64, i64)>,
-}
-
-/// The trace name babeltrace2's `src.ctf.fs` gives a trace: env `hostname`
-/// (when a string) and the trace directory relative to the input path it
-/// was found under (empty when the input is the trace itself), joined by
-/// `/`. E.g. `joraj-alpa/kernel` for `babeltrace2 multi-domains`,
-/// `joraj-alpa` for `babeltrace2 multi-domains/kernel`,
-/// `a/b/2-lost-before-last` (no hostname) for a trace at `IN/a/b/...` given
-/// as `IN`, `` for a trace with no hostname given directly.
-pub fn trace_name(trace: &TraceClass, relative_dir: &str) -> String {
-    let host = trace.env_str("hostname").unwrap_or("");
-    match (host.is_empty(), relative_dir.is_empty()) {
-        (false, false) => format!("{host}/{relative_dir}"),
-        (false, true) => host.to_string(),
-        (true, _) => relative_dir.to_string(),
-    }
 }
 
 impl PrettyFormatter {
@@ -184,57 +146,7 @@ impl PrettyFormatter {
     }
 
     fn write_discarded(&mut self, out: &mut Vec<u8>, n: &DiscardedNotice<'_>, what: &str) {
-        match n.count {
-            Some(count) => {
-                out.extend_from_slice(b"WARNING: Tracer discarded ");
-                push_radix(out, count, 10);
-                out.push(b' ');
-                out.extend_from_slice(what.as_bytes());
-                if count != 1 {
-                    out.push(b's');
-                }
-            }
-            None => {
-                out.extend_from_slice(b"WARNING: Tracer may have discarded ");
-                out.extend_from_slice(what.as_bytes());
-                out.push(b's');
-            }
-        }
-        out.push(b' ');
-        match n.range {
-            Some((begin, end)) => {
-                out.extend_from_slice(b"between [");
-                self.push_wall(out, begin);
-                out.extend_from_slice(b"] and [");
-                self.push_wall(out, end);
-                out.push(b']');
-            }
-            None => out.extend_from_slice(b"(unknown time range)"),
-        }
-        out.extend_from_slice(b" in trace \"");
-        out.extend_from_slice(n.trace_name.as_bytes());
-        out.extend_from_slice(b"\" ");
-        match n.trace_uuid {
-            Some(u) => {
-                out.extend_from_slice(b"(UUID: ");
-                push_uuid(out, &u);
-                out.extend_from_slice(b") ");
-            }
-            None => out.extend_from_slice(b"(no UUID) "),
-        }
-        out.extend_from_slice(b"within stream \"");
-        out.extend_from_slice(n.stream_path.as_bytes());
-        out.extend_from_slice(b"\" (stream class ID: ");
-        push_radix(out, n.stream_class_id, 10);
-        out.extend_from_slice(b", ");
-        match n.stream_id {
-            Some(id) => {
-                out.extend_from_slice(b"stream ID: ");
-                push_radix(out, id, 10);
-            }
-            None => out.extend_from_slice(b"no stream ID"),
-        }
-        out.extend_from_slice(b").\n");
+        write_notice(out, n, what, &mut |o, ns| self.push_wall(o, ns));
     }
 
     fn layout(
@@ -335,112 +247,6 @@ impl PrettyFormatter {
         out.push(b'.');
         push_padded(out, nsec_abs, 9);
     }
-}
-
-/// `8-4-4-4-12` lowercase hex.
-pub(crate) fn push_uuid(out: &mut Vec<u8>, u: &[u8; 16]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, b) in u.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.push(b'-');
-        }
-        out.push(HEX[usize::from(b >> 4)]);
-        out.push(HEX[usize::from(b & 0xF)]);
-    }
-}
-
-/// `{ name = value, ... }`, `{ }` when empty.
-fn write_struct(
-    out: &mut Vec<u8>,
-    members: &[Member],
-    columns: &[ArrayRef],
-    index: usize,
-) -> Result<(), FormatError> {
-    out.push(b'{');
-    for (i, m) in members.iter().enumerate() {
-        out.extend_from_slice(if i == 0 { b" " } else { b", " });
-        out.extend_from_slice(m.name.as_bytes());
-        out.extend_from_slice(b" = ");
-        let arr = columns.get(m.col).ok_or_else(|| FormatError::NullValue {
-            field: m.name.clone(),
-            index,
-        })?;
-        write_value(out, &m.node, arr.as_ref(), index, &m.name)?;
-    }
-    out.extend_from_slice(b" }");
-    Ok(())
-}
-
-fn write_value(
-    out: &mut Vec<u8>,
-    node: &Node,
-    arr: &dyn Array,
-    index: usize,
-    name: &str,
-) -> Result<(), FormatError> {
-    match node {
-        Node::Int(f) => push_int(out, int_at(arr, index, name)?, *f),
-        Node::Enum { int, ty, wrapped } => {
-            let v = if *wrapped {
-                let s = struct_at(arr, index, name)?;
-                int_at(s.column(1).as_ref(), index, name)?
-            } else {
-                int_at(arr, index, name)?
-            };
-            out.extend_from_slice(b"( ");
-            // One label per mapping (babeltrace2 merges same-label ranges
-            // into one mapping), in declaration order.
-            let mut printed: Vec<&str> = Vec::new();
-            for label in ty.labels_of(v) {
-                if printed.contains(&label) {
-                    continue;
-                }
-                if !printed.is_empty() {
-                    out.extend_from_slice(b", ");
-                }
-                push_escaped(out, label.as_bytes());
-                printed.push(label);
-            }
-            if printed.is_empty() {
-                out.extend_from_slice(b"<unknown>");
-            }
-            out.extend_from_slice(b" : container = ");
-            push_int(out, v, *int);
-            out.extend_from_slice(b" )");
-        }
-        Node::Float => push_g(out, float_at(arr, index, name)?),
-        Node::Str => push_escaped(out, str_at(arr, index, name)?.as_bytes()),
-        Node::Struct(members) => {
-            let s = struct_at(arr, index, name)?;
-            write_struct(out, members, s.columns(), index)?;
-        }
-        Node::List(elem) => {
-            let (values, range) = list_at(arr, index, name)?;
-            out.push(b'[');
-            for (i, at) in range.enumerate() {
-                out.extend_from_slice(if i == 0 { b" [" } else { b", [" });
-                push_radix(out, i as u64, 10);
-                out.extend_from_slice(b"] = ");
-                write_value(out, elem, values.as_ref(), at, name)?;
-            }
-            out.extend_from_slice(b" ]");
-        }
-        Node::Variant(options) => {
-            let s = struct_at(arr, index, name)?;
-            let selected = options
-                .iter()
-                .zip(s.columns())
-                .find(|(_, child)| child.is_valid(index))
-                .ok_or_else(|| FormatError::NoVariantOption {
-                    field: name.to_string(),
-                    index,
-                })?;
-            out.extend_from_slice(b"{ ");
-            write_value(out, selected.0, selected.1.as_ref(), index, name)?;
-            out.extend_from_slice(b" }");
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -983,50 +789,5 @@ mod tests {
             .unwrap_err();
         assert_eq!(err, FormatError::RowOutOfRange { row: 1, rows: 1 });
         let _ = Int64Array::from(vec![0i64]);
-    }
-
-    /// multi-domains and ev-disc-no-ts-begin-end discarded-events notices.
-    #[test]
-    fn discarded_notices() {
-        let mut p = PrettyFormatter::new();
-        let mut out = Vec::new();
-        let uuid = [
-            0x83, 0x0f, 0x21, 0x29, 0x77, 0xd5, 0xcb, 0x4e, 0x90, 0xcf, 0xb0, 0x75, 0x4d, 0x8c,
-            0xe8, 0x89,
-        ];
-        p.write_discarded_events(
-            &mut out,
-            &DiscardedNotice {
-                trace_name: "joraj-alpa/kernel",
-                trace_uuid: Some(uuid),
-                stream_path: "/d/multi-domains/kernel/kernel_channel_0",
-                stream_class_id: 0,
-                stream_id: Some(0),
-                count: Some(728),
-                range: Some((at(19, 16, 2, 352_676_346), at(19, 16, 33, 426_663_981))),
-            },
-        );
-        p.write_discarded_packets(
-            &mut out,
-            &DiscardedNotice {
-                trace_name: "",
-                trace_uuid: None,
-                stream_path: "/d/stream",
-                stream_class_id: 1,
-                stream_id: None,
-                count: Some(1),
-                range: None,
-            },
-        );
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "WARNING: Tracer discarded 728 events between [19:16:02.352676346] and [19:16:33.426663981] in trace \"joraj-alpa/kernel\" (UUID: 830f2129-77d5-cb4e-90cf-b0754d8ce889) within stream \"/d/multi-domains/kernel/kernel_channel_0\" (stream class ID: 0, stream ID: 0).\n\
-             WARNING: Tracer discarded 1 packet (unknown time range) in trace \"\" (no UUID) within stream \"/d/stream\" (stream class ID: 1, no stream ID).\n"
-        );
-        let t = trace(&[("hostname", s("joraj-alpa"))], bare_stream(vec![]));
-        assert_eq!(trace_name(&t, "kernel"), "joraj-alpa/kernel");
-        assert_eq!(trace_name(&t, ""), "joraj-alpa");
-        let t = trace(&[], bare_stream(vec![]));
-        assert_eq!(trace_name(&t, ""), "");
     }
 }
