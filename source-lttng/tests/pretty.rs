@@ -18,7 +18,7 @@ use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampNanosecondType;
 use trawl_source_lttng::decode::{PacketInfo, TraceDecoder};
-use trawl_source_lttng::format::{DiscardedNotice, PrettyFormatter, trace_name};
+use trawl_source_lttng::format::{DiscardedNotice, JsonFormatter, PrettyFormatter, trace_name};
 use trawl_source_lttng::metadata::{TraceClass, metadata_text, parse_metadata};
 
 const SUCCEED: &str = concat!(
@@ -170,6 +170,8 @@ fn key(
 fn trawl_output(input: &Path) -> Result<(Vec<u8>, Vec<u8>), String> {
     let (traces, streams) = decode_input(input)?;
     let mut p = PrettyFormatter::new();
+    let mut json = JsonFormatter::new();
+    let mut json_line = Vec::new();
     let mut out = Vec::new();
     let mut err = Vec::new();
     // Discarded-event notices are printed when the packet that reports them
@@ -239,6 +241,16 @@ fn trawl_output(input: &Path) -> Result<(Vec<u8>, Vec<u8>), String> {
             row as usize,
         )
         .map_err(|e| format!("{}: {e}", s.path.display()))?;
+        // The JSON rendering of the same event must not fail either.
+        json_line.clear();
+        json.write_event(
+            &mut json_line,
+            &traces[s.trace].class,
+            &s.batches[b],
+            row as usize,
+        )
+        .map_err(|e| format!("{} (json): {e}", s.path.display()))?;
+        assert!(json_line.starts_with(b"{\"ts\":") && json_line.ends_with(b"}\n"));
     }
     Ok((out, err))
 }
