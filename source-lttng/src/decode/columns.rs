@@ -146,6 +146,19 @@ pub(crate) struct Columns {
     pub(crate) fixeds: Vec<FixedCol>,
 }
 
+impl Columns {
+    /// No builders at all.
+    pub(crate) const EMPTY: Columns = Columns {
+        ints: Vec::new(),
+        floats: Vec::new(),
+        strs: Vec::new(),
+        dicts: Vec::new(),
+        structs: Vec::new(),
+        lists: Vec::new(),
+        fixeds: Vec::new(),
+    };
+}
+
 fn idx(v: usize) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
 }

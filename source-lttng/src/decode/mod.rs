@@ -62,8 +62,24 @@ pub(crate) struct StreamPlan {
     pub(crate) hspec: Specials,
     pub(crate) classes: Vec<ClassPlan>,
     pub(crate) by_id: HashMap<u64, usize>,
+    /// `by_id` as a table when ids are small (the usual case): no hashing per event.
+    pub(crate) dense: Vec<u32>,
     pub(crate) clock: Option<ClockConv>,
 }
+
+impl StreamPlan {
+    /// The index of event class `id`.
+    #[inline]
+    pub(crate) fn class_index(&self, id: u64) -> Option<usize> {
+        match self.dense.get(id as usize) {
+            Some(&i) if i != u32::MAX => Some(i as usize),
+            Some(_) => None,
+            None => self.by_id.get(&id).copied(),
+        }
+    }
+}
+
+const DENSE_IDS: u64 = 1 << 16;
 
 /// Compiled plans and schemas for one trace class.
 #[derive(Debug)]
@@ -234,6 +250,15 @@ impl TraceDecoder {
                     DecodeError::plan(DecodeErrorKind::UnknownClock { name: n.clone() }, "")
                 })?)),
             };
+            let mut dense = Vec::new();
+            for (&id, &i) in &by_id {
+                if id < DENSE_IDS {
+                    if dense.len() <= id as usize {
+                        dense.resize(id as usize + 1, u32::MAX);
+                    }
+                    dense[id as usize] = u32::try_from(i).unwrap_or(u32::MAX);
+                }
+            }
             streams.push(StreamPlan {
                 id: sc.id,
                 pctx,
@@ -242,6 +267,7 @@ impl TraceDecoder {
                 hspec: hs,
                 classes,
                 by_id,
+                dense,
                 clock,
             });
         }

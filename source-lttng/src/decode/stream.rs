@@ -98,6 +98,8 @@ pub struct StreamDecoder {
     pending: usize,
     prev_discarded: Option<u64>,
     prev_seq: Option<u64>,
+    /// Builders for plans that write no column.
+    empty: Columns,
 }
 
 struct Packet {
@@ -121,6 +123,7 @@ impl StreamDecoder {
             pending: 0,
             prev_discarded: None,
             prev_seq: None,
+            empty: Columns::default(),
         }
     }
 
@@ -148,22 +151,6 @@ impl StreamDecoder {
             kind,
             next_packet: next,
         }
-    }
-
-    fn run_plan(
-        &mut self,
-        plan: &Plan,
-        r: &mut BitReader<'_>,
-        cols: Option<&mut Columns>,
-        stream_offset: u64,
-        next: Option<u64>,
-    ) -> Result<(), DecodeError> {
-        let mut empty = Columns::default();
-        let cols = cols.unwrap_or(&mut empty);
-        run(&plan.ops, r, &mut self.st, cols).map_err(|(at, kind)| {
-            let path = plan.paths.get(at).map_or("", |p| p);
-            self.err(r.pos(), stream_offset, path, kind, next)
-        })
     }
 
     /// Decodes the packet that starts at `data[0]` (`data` = the rest of the
@@ -203,7 +190,7 @@ impl StreamDecoder {
         while r.pos() < pk.content_bits {
             let start = r.pos();
             self.st.regs[REG_EVENT_ID as usize] = 0;
-            self.run_plan(&sp.header, &mut r, None, stream_offset, next)?;
+            run_plan(&sp.header, &mut r, &mut self.st, &mut self.empty, stream_offset, next)?;
             let id = if sp.hspec.present[REG_EVENT_ID as usize] {
                 reg(&self.st, REG_EVENT_ID)
             } else if sp.classes.len() == 1 {
@@ -211,7 +198,7 @@ impl StreamDecoder {
             } else {
                 0
             };
-            let Some(&ci) = sp.by_id.get(&id) else {
+            let Some(ci) = sp.class_index(id) else {
                 return Err(self.err(
                     start,
                     stream_offset,
@@ -221,32 +208,35 @@ impl StreamDecoder {
                 ));
             };
             let Some(cp) = sp.classes.get(ci) else { break };
-            let ts = conv.map_or(0, |c| c.to_ns(self.st.clock));
-            let _ = ts;
-            let mut rows = self.take_rows(pk.sc, ci, sp);
+            let rows = rows_of(&mut self.rows, pk.sc, ci, sp);
             let n = rows.ts.len();
+            let st = &mut self.st;
             let res = (|| {
                 if let Some(pp) = &cp.pctx {
                     let here = r.pos();
-                    r.set_pos(pk.pctx_start);
                     let lim = r.limit();
                     r.set_limit(pk.packet_bits);
-                    self.run_plan(pp, &mut r, Some(&mut rows.cols), stream_offset, next)?;
+                    r.set_pos(pk.pctx_start);
+                    run_plan(pp, &mut r, st, &mut rows.cols, stream_offset, next)?;
                     r.set_limit(lim);
                     r.set_pos(here);
                 }
-                self.run_plan(&cp.plan, &mut r, Some(&mut rows.cols), stream_offset, next)
+                run_plan(&cp.plan, &mut r, st, &mut rows.cols, stream_offset, next)?;
+                if r.pos() == start {
+                    return Err(DecodeError {
+                        offset: stream_offset + start / 8,
+                        path: String::new(),
+                        kind: DecodeErrorKind::ZeroSizeEvent { id },
+                        next_packet: next,
+                    });
+                }
+                Ok(())
             })();
             if let Err(e) = res {
                 for &c in &cp.top {
                     rows.cols.truncate(c, n);
                 }
-                self.put_rows(pk.sc, ci, rows);
                 return Err(e);
-            }
-            if r.pos() == start {
-                self.put_rows(pk.sc, ci, rows);
-                return Err(self.err(start, stream_offset, "", DecodeErrorKind::ZeroSizeEvent { id }, next));
             }
             let ts = conv.map_or(0, |c| c.to_ns(self.st.clock));
             first_ts.get_or_insert(ts);
@@ -258,7 +248,6 @@ impl StreamDecoder {
             if self.track_order {
                 self.order.push((pk.sc as u32, ci as u32, n as u32));
             }
-            self.put_rows(pk.sc, ci, rows);
             self.pending += 1;
             events += 1;
         }
@@ -316,7 +305,7 @@ impl StreamDecoder {
     ) -> Result<Packet, DecodeError> {
         let avail = r.limit();
         let reg = |st: &ExecState, i: u16| st.regs.get(i as usize).copied().unwrap_or(0);
-        self.run_plan(&dec.header, r, None, stream_offset, None)?;
+        run_plan(&dec.header, r, &mut self.st, &mut self.empty, stream_offset, None)?;
         if dec.hspec.present[REG_MAGIC as usize] {
             let m = reg(&self.st, REG_MAGIC);
             if m != CTF_MAGIC {
@@ -355,7 +344,7 @@ impl StreamDecoder {
             .get(sc)
             .ok_or_else(|| self.err(0, stream_offset, "", DecodeErrorKind::UnknownStreamClass { id: 0 }, None))?;
         let pctx_start = r.pos();
-        self.run_plan(&sp.pctx, r, None, stream_offset, None)?;
+        run_plan(&sp.pctx, r, &mut self.st, &mut self.empty, stream_offset, None)?;
         let ctx_end = r.pos();
         let present = |i: u16| sp.pspec.present[i as usize];
         let packet_bits = if present(REG_PACKET_SIZE) { reg(&self.st, REG_PACKET_SIZE) } else { avail };
@@ -384,26 +373,6 @@ impl StreamDecoder {
             sid,
             cpu,
         })
-    }
-
-    fn take_rows(&mut self, sc: usize, ci: usize, sp: &StreamPlan) -> ClassRows {
-        if self.rows.len() <= sc {
-            self.rows.resize_with(sc + 1, Vec::new);
-        }
-        let v = &mut self.rows[sc];
-        if v.len() <= ci {
-            v.resize_with(ci + 1, || None);
-        }
-        match v[ci].take() {
-            Some(r) => r,
-            None => ClassRows::new(&sp.classes[ci].template),
-        }
-    }
-
-    fn put_rows(&mut self, sc: usize, ci: usize, rows: ClassRows) {
-        if let Some(slot) = self.rows.get_mut(sc).and_then(|v| v.get_mut(ci)) {
-            *slot = Some(rows);
-        }
     }
 
     /// Everything decoded since the last call.
@@ -446,6 +415,42 @@ impl StreamDecoder {
         self.pending = 0;
         Ok(out)
     }
+}
+
+/// The pending rows of class `ci` of stream class `sc`, created on first use.
+fn rows_of<'r>(
+    rows: &'r mut Vec<Vec<Option<ClassRows>>>,
+    sc: usize,
+    ci: usize,
+    sp: &StreamPlan,
+) -> &'r mut ClassRows {
+    if rows.len() <= sc {
+        rows.resize_with(sc + 1, Vec::new);
+    }
+    let v = &mut rows[sc];
+    if v.len() <= ci {
+        v.resize_with(ci + 1, || None);
+    }
+    v[ci].get_or_insert_with(|| ClassRows::new(sp.classes.get(ci).map_or(&EMPTY, |c| &c.template)))
+}
+
+static EMPTY: Columns = Columns::EMPTY;
+
+/// Runs `plan`, turning an op failure into a positioned error.
+fn run_plan(
+    plan: &Plan,
+    r: &mut BitReader<'_>,
+    st: &mut ExecState,
+    cols: &mut Columns,
+    stream_offset: u64,
+    next: Option<u64>,
+) -> Result<(), DecodeError> {
+    run(&plan.ops, r, st, cols).map_err(|(at, kind)| DecodeError {
+        offset: stream_offset + r.pos() / 8,
+        path: plan.paths.get(at).map_or("", |p| p).to_string(),
+        kind,
+        next_packet: next,
+    })
 }
 
 fn dict_const(value: &str, n: usize) -> ArrayRef {
