@@ -134,7 +134,7 @@ fn malloc_loop_trace_is_loss_free() {
             .lines()
             .filter(|l| l.trim_end().ends_with(what))
             .filter_map(|l| l.split_whitespace().next()?.parse().ok())
-            .last()
+            .next_back()
             .unwrap_or_else(|| panic!("no {what:?} in {counts}"))
     };
     let events = last("Event messages");
