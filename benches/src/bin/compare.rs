@@ -140,10 +140,7 @@ fn run(cli: &Cli) -> Result<(), CompareError> {
     }
     let work_dir = match &cli.work_dir {
         Some(dir) => dir.clone(),
-        None => exe_dir
-            .parent()
-            .unwrap_or(exe_dir)
-            .join("trawl-compare"),
+        None => exe_dir.parent().unwrap_or(exe_dir).join("trawl-compare"),
     };
     fs::create_dir_all(&work_dir).map_err(io_err("create", &work_dir))?;
 
