@@ -23,7 +23,7 @@ use trawl_benches::{
     run_and_report,
 };
 
-#[path = "../../../pipelines/tests/common/lttng.rs"]
+#[path = "../../../pipelines/tests/common/lttng/mod.rs"]
 #[allow(
     dead_code,
     reason = "shared with the integration tests; not all of it is used here"

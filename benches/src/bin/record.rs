@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-#[path = "../../../pipelines/tests/common/lttng.rs"]
+#[path = "../../../pipelines/tests/common/lttng/mod.rs"]
 #[allow(
     dead_code,
     reason = "shared with the integration tests; not all of it is used here"

@@ -22,19 +22,32 @@
 //! [`LttngError::Unavailable`] means "LTTng is not installed or cannot run here",
 //! on which tests print `skipped: ...` and return.
 //!
-//! This file is shared: `pipelines/tests/tests.rs` uses it as `common::lttng`,
-//! and the comparison harness (`benches/src/bin/compare.rs`) includes it with
-//! `#[path]`. It may only use `std`, `thiserror` and `tempfile`.
+//! This module is shared: `pipelines/tests/tests.rs` uses it as `common::lttng`,
+//! and the bench binaries (`benches/src/bin/`) include it with `#[path]`. It
+//! may only use `std`, `thiserror` and `tempfile`.
+
+mod process;
+mod relayd;
+mod session;
+
+pub use process::run_captured;
+pub use relayd::Relayd;
+#[allow(
+    unused_imports,
+    reason = "the harness API; each includer uses a different part of it"
+)]
+pub use session::{Buffers, Session, SessionBuilder, SessionOutput};
 
 use std::fs;
-use std::io::{self, Read};
-use std::net::{TcpListener, TcpStream};
+use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use process::{describe, log_tail, on_path, run_labeled, terminate};
 
 /// The libc wrapper's events.
 pub const LIBC_EVENTS: &str = "lttng_ust_libc:*";
@@ -241,133 +254,6 @@ pub fn libc_wrapper_path() -> Result<PathBuf> {
         })
 }
 
-/// Whether `program` is on `PATH`.
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-}
-
-/// A printable command line.
-fn describe(cmd: &Command) -> String {
-    let mut s = cmd.get_program().to_string_lossy().into_owned();
-    for arg in cmd.get_args() {
-        s.push(' ');
-        s.push_str(&arg.to_string_lossy());
-    }
-    s
-}
-
-/// Runs `cmd` to the end (or kills it after `timeout`), capturing its output.
-/// Non-zero exit is an error naming the command and its stderr.
-pub fn run_captured(cmd: &mut Command, timeout: Duration) -> Result<Output> {
-    let command = describe(cmd);
-    run_labeled(cmd, command, timeout)
-}
-
-/// [`run_captured`], naming the command `command` in errors.
-fn run_labeled(cmd: &mut Command, command: String, timeout: Duration) -> Result<Output> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| LttngError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
-    // Drain both pipes on threads so a chatty child never blocks on a full pipe.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let status = wait_deadline(&mut child, timeout).map_err(|source| LttngError::Spawn {
-        command: command.clone(),
-        source,
-    })?;
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(LttngError::Timeout { command, timeout });
-    };
-    let output = Output {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    };
-    if !output.status.success() {
-        let text = if output.stderr.is_empty() {
-            &output.stdout
-        } else {
-            &output.stderr
-        };
-        return Err(LttngError::Command {
-            command,
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(text).trim().to_owned(),
-        });
-    }
-    Ok(output)
-}
-
-/// Waits for `child` until `timeout`; `None` if it is still running.
-fn wait_deadline(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        if Instant::now() >= deadline {
-            return Ok(None);
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Stops a daemon: SIGTERM (so it cleans up its consumer daemons), then SIGKILL.
-fn terminate(child: &mut Child) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
-    }
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .stderr(Stdio::null())
-        .status();
-    if !matches!(wait_deadline(child, EXIT_GRACE), Ok(Some(_))) {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-/// The last lines of a daemon log, for error messages.
-fn log_tail(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    let tail = lines[lines.len().saturating_sub(15)..].join("\n");
-    if tail.is_empty() {
-        "(empty)".to_owned()
-    } else {
-        tail
-    }
-}
-
 /// A private `lttng-sessiond`, killed on drop.
 #[derive(Debug)]
 pub struct LttngDaemon {
@@ -482,17 +368,7 @@ impl LttngDaemon {
 
     /// A new session named `name`, recorded under this daemon's home by default.
     pub fn session(&self, name: &str) -> SessionBuilder<'_> {
-        SessionBuilder {
-            daemon: self,
-            name: name.to_owned(),
-            output: SessionOutput::Local(self.home.path().join("traces").join(name)),
-            buffers: Buffers::PerUid,
-            events: vec![LIBC_EVENTS.to_owned()],
-            contexts: Vec::new(),
-            subbuf_size: DEFAULT_SUBBUF_SIZE,
-            num_subbuf: DEFAULT_NUM_SUBBUF,
-            blocking: false,
-        }
+        SessionBuilder::new(self, name)
     }
 
     /// Starts a private `lttng-relayd` on free loopback ports writing under `output`.
@@ -560,327 +436,6 @@ fn spawn_as(cmd: &mut Command, home: &Path, run_as: Option<RunAs>) -> Result<Chi
         command: describe(cmd),
         source,
     })
-}
-
-/// Buffering scheme of the harness channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Buffers {
-    /// One buffer set per user (`--buffers-uid`): the LTTng default.
-    PerUid,
-    /// One buffer set per process (`--buffers-pid`).
-    PerPid,
-}
-
-/// Where a session's trace goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionOutput {
-    /// A local trace directory.
-    Local(PathBuf),
-    /// A live session streamed to a relay daemon.
-    Live {
-        /// `net://127.0.0.1:CONTROL:DATA`.
-        url: String,
-        /// The relay daemon's output directory (the trace lands below it).
-        relayd_output: PathBuf,
-        /// Live timer (µs).
-        timer_us: u64,
-    },
-}
-
-/// Builds a session with one user-space channel ([`CHANNEL`]).
-#[derive(Debug)]
-pub struct SessionBuilder<'d> {
-    daemon: &'d LttngDaemon,
-    name: String,
-    output: SessionOutput,
-    buffers: Buffers,
-    events: Vec<String>,
-    contexts: Vec<String>,
-    subbuf_size: u64,
-    num_subbuf: u32,
-    blocking: bool,
-}
-
-impl<'d> SessionBuilder<'d> {
-    /// Records into the local directory `dir`.
-    pub fn output(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.output = SessionOutput::Local(dir.into());
-        self
-    }
-
-    /// Streams live to `relayd` with the given live timer.
-    pub fn live(mut self, relayd: &Relayd, timer_us: u64) -> Self {
-        self.output = SessionOutput::Live {
-            url: relayd.url(),
-            relayd_output: relayd.output().to_path_buf(),
-            timer_us,
-        };
-        self
-    }
-
-    /// Per-UID or per-PID buffers.
-    pub fn buffers(mut self, buffers: Buffers) -> Self {
-        self.buffers = buffers;
-        self
-    }
-
-    /// Replaces the enabled `-u` events (default: [`LIBC_EVENTS`]).
-    pub fn events(mut self, events: &[&str]) -> Self {
-        self.events = events.iter().map(|e| (*e).to_owned()).collect();
-        self
-    }
-
-    /// Adds contexts (`lttng add-context -t`), e.g. [`ALL_CONTEXTS`].
-    pub fn contexts(mut self, contexts: &[&str]) -> Self {
-        self.contexts
-            .extend(contexts.iter().map(|c| (*c).to_owned()));
-        self
-    }
-
-    /// Sub-buffer size (bytes) and count.
-    pub fn subbuffers(mut self, size: u64, count: u32) -> Self {
-        self.subbuf_size = size;
-        self.num_subbuf = count;
-        self
-    }
-
-    /// A blocking channel (`--blocking-timeout=inf`): the app waits instead of
-    /// losing events when the consumer falls behind. Trace it with `blocking`.
-    pub fn blocking(mut self, blocking: bool) -> Self {
-        self.blocking = blocking;
-        self
-    }
-
-    /// Creates the session, its channel, events and contexts (not started).
-    pub fn create(self) -> Result<Session<'d>> {
-        let d = self.daemon;
-        let name = self.name.as_str();
-        match &self.output {
-            SessionOutput::Local(dir) => {
-                // The consumer daemon writes there as the harness user.
-                d.prepare_dir(dir)?;
-                let output = format!("--output={}", dir.display());
-                d.lttng(&["create", name, &output])?;
-            }
-            SessionOutput::Live { url, timer_us, .. } => {
-                let live = format!("--live={timer_us}");
-                let url = format!("--set-url={url}");
-                d.lttng(&["create", name, &live, &url])?;
-            }
-        }
-        // From here on, a failing step destroys the session (Drop).
-        let session = Session {
-            daemon: d,
-            name: self.name.clone(),
-            output: self.output.clone(),
-            blocking: self.blocking,
-            destroyed: false,
-        };
-        let buffers = match self.buffers {
-            Buffers::PerUid => "--buffers-uid",
-            Buffers::PerPid => "--buffers-pid",
-        };
-        let size = format!("--subbuf-size={}", self.subbuf_size);
-        let count = format!("--num-subbuf={}", self.num_subbuf);
-        let mut args = vec!["enable-channel", "-u", "-s", name, buffers, &size, &count];
-        if self.blocking {
-            args.push("--blocking-timeout=inf");
-        }
-        args.push(CHANNEL);
-        d.lttng(&args)?;
-        let events = self.events.join(",");
-        d.lttng(&["enable-event", "-u", "-s", name, "-c", CHANNEL, &events])?;
-        if !self.contexts.is_empty() {
-            let mut args = vec!["add-context", "-u", "-s", name, "-c", CHANNEL];
-            for context in &self.contexts {
-                args.push("-t");
-                args.push(context);
-            }
-            d.lttng(&args)?;
-        }
-        Ok(session)
-    }
-}
-
-/// A created session; destroyed on drop if [`Session::destroy`] was not called.
-#[derive(Debug)]
-pub struct Session<'d> {
-    daemon: &'d LttngDaemon,
-    name: String,
-    output: SessionOutput,
-    blocking: bool,
-    destroyed: bool,
-}
-
-impl Session<'_> {
-    /// `lttng start`.
-    pub fn start(&self) -> Result<()> {
-        self.daemon.lttng(&["start", &self.name]).map(drop)
-    }
-
-    /// `lttng stop` (waits until the data is flushed to the output).
-    pub fn stop(&self) -> Result<()> {
-        self.daemon.lttng(&["stop", &self.name]).map(drop)
-    }
-
-    /// Runs `program ARGS` traced into this session (see [`LttngDaemon::run_traced`]).
-    pub fn run_traced(&self, program: &Path, args: &[&str], timeout: Duration) -> Result<Output> {
-        self.daemon
-            .run_traced(program, args, self.blocking, timeout)
-    }
-
-    /// `lttng destroy`; returns the trace directory (for live sessions, the one
-    /// the relay daemon wrote).
-    pub fn destroy(mut self) -> Result<PathBuf> {
-        self.destroyed = true;
-        self.daemon.lttng(&["destroy", &self.name])?;
-        Ok(match &self.output {
-            SessionOutput::Local(dir) => dir.clone(),
-            SessionOutput::Live { relayd_output, .. } => {
-                relayd_trace_dir(relayd_output, &self.name).unwrap_or(relayd_output.clone())
-            }
-        })
-    }
-
-    /// The session's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Drop for Session<'_> {
-    fn drop(&mut self) {
-        if !self.destroyed {
-            let _ = self.daemon.lttng(&["destroy", &self.name]);
-        }
-    }
-}
-
-/// The relay daemon writes `OUTPUT/HOSTNAME/SESSION-DATE-TIME/`.
-fn relayd_trace_dir(output: &Path, session: &str) -> Option<PathBuf> {
-    let prefix = format!("{session}-");
-    fs::read_dir(output)
-        .ok()?
-        .flatten()
-        .filter_map(|host| fs::read_dir(host.path()).ok())
-        .flat_map(|entries| entries.flatten())
-        .find(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-        .map(|e| e.path())
-}
-
-/// A private `lttng-relayd` on free loopback ports, killed on drop.
-#[derive(Debug)]
-pub struct Relayd {
-    child: Child,
-    control_port: u16,
-    data_port: u16,
-    live_port: u16,
-    output: PathBuf,
-}
-
-impl Relayd {
-    fn start(daemon: &LttngDaemon, output: &Path) -> Result<Relayd> {
-        if !on_path("lttng-relayd") {
-            return Err(LttngError::Unavailable(
-                "`lttng-relayd` is not on PATH".to_owned(),
-            ));
-        }
-        daemon.prepare_dir(output)?;
-        // A free port can be taken between our probe and the bind: retry.
-        let mut last = None;
-        for attempt in 0..5 {
-            let log_path = daemon.home().join(format!("relayd-{attempt}.log"));
-            match Relayd::try_start(daemon, output, &log_path) {
-                Ok(relayd) => return Ok(relayd),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or(LttngError::Unavailable("lttng-relayd".to_owned())))
-    }
-
-    fn try_start(daemon: &LttngDaemon, output: &Path, log_path: &Path) -> Result<Relayd> {
-        let [control_port, data_port, live_port] = free_ports()?;
-        let log = fs::File::create(log_path).map_err(io_err("create", log_path))?;
-        let log2 = log.try_clone().map_err(io_err("dup", log_path))?;
-        let mut cmd = Command::new("lttng-relayd");
-        cmd.arg(format!("--control-port=tcp://127.0.0.1:{control_port}"))
-            .arg(format!("--data-port=tcp://127.0.0.1:{data_port}"))
-            .arg(format!("--live-port=tcp://127.0.0.1:{live_port}"))
-            .arg(format!("--output={}", output.display()))
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2);
-        let child = spawn_as(&mut cmd, daemon.home(), daemon.run_as)?;
-        let mut relayd = Relayd {
-            child,
-            control_port,
-            data_port,
-            live_port,
-            output: output.to_path_buf(),
-        };
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = relayd.child.try_wait() {
-                return Err(LttngError::NotReady {
-                    daemon: "lttng-relayd",
-                    waited: start.elapsed(),
-                    log: format!("exited ({status}): {}", log_tail(log_path)),
-                });
-            }
-            let up = |port| TcpStream::connect(("127.0.0.1", port)).is_ok();
-            if up(control_port) && up(live_port) {
-                return Ok(relayd);
-            }
-            if start.elapsed() > READY_TIMEOUT {
-                return Err(LttngError::NotReady {
-                    daemon: "lttng-relayd",
-                    waited: start.elapsed(),
-                    log: log_tail(log_path),
-                });
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The session URL: `net://127.0.0.1:CONTROL:DATA`.
-    pub fn url(&self) -> String {
-        format!("net://127.0.0.1:{}:{}", self.control_port, self.data_port)
-    }
-
-    /// The live viewer URL: `net://127.0.0.1:LIVE`.
-    pub fn live_url(&self) -> String {
-        format!("net://127.0.0.1:{}", self.live_port)
-    }
-
-    /// The live port.
-    pub fn live_port(&self) -> u16 {
-        self.live_port
-    }
-
-    /// Where the relay daemon writes traces.
-    pub fn output(&self) -> &Path {
-        &self.output
-    }
-}
-
-impl Drop for Relayd {
-    fn drop(&mut self) {
-        terminate(&mut self.child);
-    }
-}
-
-/// Three distinct ports free right now on 127.0.0.1.
-fn free_ports() -> Result<[u16; 3]> {
-    let bind =
-        || TcpListener::bind(("127.0.0.1", 0)).map_err(io_err("bind", Path::new("127.0.0.1:0")));
-    // Hold all three listeners at once so the kernel hands out distinct ports.
-    let (a, b, c) = (bind()?, bind()?, bind()?);
-    let port = |l: &TcpListener| {
-        l.local_addr()
-            .map(|a| a.port())
-            .map_err(io_err("local_addr", Path::new("127.0.0.1")))
-    };
-    Ok([port(&a)?, port(&b)?, port(&c)?])
 }
 
 /// Records `2 × iterations` `lttng_ust_libc:malloc`/`free` events with every
