@@ -31,7 +31,14 @@ if "$bin/trawl" cat --help 2>/dev/null | grep -q -- '--format'; then
     echo "== trawl cat --format none (decode only)"
     time "$bin/trawl" cat --format none "$trace"
     echo "== trawl cat (first 10 lines)"
-    { "$bin/trawl" cat "$trace" || true; } | head -n 10
+    { TZ=UTC "$bin/trawl" cat "$trace" || true; } | head -n 10 | cut -c1-220
+    echo "== trawl cat vs babeltrace2, whole text output (TZ=UTC)"
+    if cmp -s <(TZ=UTC "$bin/trawl" cat "$trace" 2>/dev/null) <(TZ=UTC babeltrace2 "$trace"); then
+        echo "   identical"
+    else
+        echo "   DIFFERENT: first differing lines:"
+        diff <(TZ=UTC "$bin/trawl" cat "$trace" 2>&1) <(TZ=UTC babeltrace2 "$trace") | head -n 6 | cut -c1-220 | sed 's/^/   /' || true
+    fi
 else
     echo "== trawl cat is not in this build yet: it lands with the pipeline issue."
     echo "   What exists today: the recording harness above, trawl-compare, and the"
