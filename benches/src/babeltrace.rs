@@ -25,8 +25,19 @@ pub enum BabeltraceError {
     NoCount(String),
 }
 
-/// The number of events in `trace`, from `babeltrace2 -c sink.utils.counter`.
-pub fn count_events(trace: &Path) -> Result<u64, BabeltraceError> {
+/// What `babeltrace2 -c sink.utils.counter` counted in a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Event messages.
+    pub events: u64,
+    /// Events the tracer reported as discarded (ring buffer full).
+    pub discarded_events: u64,
+    /// Packets reported as lost.
+    pub discarded_packets: u64,
+}
+
+/// Counts the events of `trace` with `babeltrace2 -c sink.utils.counter`.
+pub fn count_events(trace: &Path) -> Result<Counts, BabeltraceError> {
     let out = Command::new("babeltrace2")
         .arg("--component=sink.utils.counter")
         .arg(trace)
@@ -42,13 +53,20 @@ pub fn count_events(trace: &Path) -> Result<u64, BabeltraceError> {
     parse_counter_output(&text).ok_or_else(|| BabeltraceError::NoCount(text.into_owned()))
 }
 
-/// The final `N Event messages` of `sink.utils.counter` output (it prints
-/// running totals, then the final block).
-pub fn parse_counter_output(text: &str) -> Option<u64> {
-    text.lines()
-        .rev()
-        .filter(|l| l.trim_end().ends_with(" Event messages"))
-        .find_map(|l| l.split_whitespace().next()?.parse().ok())
+/// The final block of `sink.utils.counter` output (it prints running totals,
+/// then the final block).
+pub fn parse_counter_output(text: &str) -> Option<Counts> {
+    let last = |what: &str| -> Option<u64> {
+        text.lines()
+            .rev()
+            .filter(|l| l.trim_end().ends_with(what))
+            .find_map(|l| l.split_whitespace().next()?.parse().ok())
+    };
+    Some(Counts {
+        events: last(" Event messages")?,
+        discarded_events: last(" Discarded event messages").unwrap_or(0),
+        discarded_packets: last(" Discarded packet messages").unwrap_or(0),
+    })
 }
 
 #[cfg(test)]
@@ -58,8 +76,11 @@ mod tests {
     #[test]
     fn counter_output_takes_the_last_block() {
         let text = "   10 Event messages\n    2 Stream beginning messages\n\n  \
-                    4000002 Event messages\n        0 Discarded event messages\n";
-        assert_eq!(parse_counter_output(text), Some(4_000_002));
+                    4000002 Event messages\n        3 Discarded event messages\n";
+        let counts = parse_counter_output(text).unwrap();
+        assert_eq!(counts.events, 4_000_002);
+        assert_eq!(counts.discarded_events, 3);
+        assert_eq!(counts.discarded_packets, 0);
         assert_eq!(parse_counter_output("nothing here"), None);
     }
 }

@@ -14,7 +14,7 @@
 mod babeltrace;
 mod measure;
 
-pub use babeltrace::{BabeltraceError, count_events, parse_counter_output};
+pub use babeltrace::{BabeltraceError, Counts, count_events, parse_counter_output};
 pub use measure::{MeasureError, Measurement, measure, median, run_and_report};
 
 use std::time::Duration;

@@ -99,6 +99,10 @@ enum CompareError {
     TrawlUnavailable { path: PathBuf, why: String },
     #[error("{0}")]
     Usage(String),
+    #[error(
+        "the recording lost {events} events and {packets} packets; a benchmark trace must be complete"
+    )]
+    LossyRecording { events: u64, packets: u64 },
 }
 
 fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CompareError {
@@ -147,7 +151,7 @@ fn run(cli: &Cli) -> Result<(), CompareError> {
     let (trace, events) = match &cli.trace {
         Some(trace) => {
             eprintln!("counting events of {} with babeltrace2...", trace.display());
-            (trace.clone(), count_events(trace)?)
+            (trace.clone(), count_events(trace)?.events)
         }
         None => ensure_trace(&work_dir, cli.events)?,
     };
@@ -323,7 +327,14 @@ fn ensure_trace(work_dir: &Path, events: u64) -> Result<(PathBuf, u64), CompareE
         events / 2,
         lttng::Buffers::PerUid,
     )?;
-    let count = count_events(&trace)?;
+    let counts = count_events(&trace)?;
+    if counts.discarded_events > 0 || counts.discarded_packets > 0 {
+        return Err(CompareError::LossyRecording {
+            events: counts.discarded_events,
+            packets: counts.discarded_packets,
+        });
+    }
+    let count = counts.events;
     fs::rename(&partial, &dir).map_err(io_err("rename", &partial))?;
     fs::write(&count_file, format!("{count}\n")).map_err(io_err("write", &count_file))?;
     Ok((dir, count))
