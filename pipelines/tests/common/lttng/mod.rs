@@ -1,9 +1,9 @@
 //! Private LTTng daemons and recording sessions for integration tests and benches.
 //!
 //! Every [`LttngDaemon`] is a session daemon of its own: its own `LTTNG_HOME`
-//! (a temporary directory holding its sockets, shm-free configuration and, by
-//! default, its traces), so tests running in parallel, other engineers' daemons
-//! and the user's own daemon never see each other's sessions.
+//! (a temporary directory holding its sockets, its logs and, by default, its
+//! traces), so tests running in parallel, other daemons on the machine and the
+//! user's own daemon never see each other's sessions.
 //!
 //! Isolation as root needs care: a root `lttng-sessiond` always binds the global
 //! `/var/run/lttng` sockets (whatever `LTTNG_HOME` says) and the root `lttng`
@@ -14,9 +14,10 @@
 //!
 //! Traced programs run with `LD_PRELOAD=liblttng-ust-libc-wrapper.so.1`, so
 //! their `malloc`/`free`/... calls become `lttng_ust_libc:*` events. They wait up
-//! to [`REGISTER_TIMEOUT_MS`] for the session daemon before `main` runs (the
-//! default, 3 s, is too short on a loaded 2-core machine and then the first
-//! events are silently missing).
+//! to [`REGISTER_TIMEOUT_MS`] for the session daemon before `main` runs: past
+//! LTTng-UST's default 3 s (reachable on a loaded 2-core machine) the program
+//! runs on untraced until registration completes, and its first events are
+//! silently missing. The session is always started before the program runs.
 //!
 //! Each failing step returns a [`LttngError`] naming the command and its stderr;
 //! [`LttngError::Unavailable`] means "LTTng is not installed or cannot run here",
