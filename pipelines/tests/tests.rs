@@ -1,0 +1,5 @@
+//! Integration tests of `trawl-pipelines`: one binary, one module per area.
+
+mod common;
+
+mod lttng_harness;
