@@ -2,4 +2,5 @@
 
 mod common;
 
+mod cat;
 mod lttng_harness;

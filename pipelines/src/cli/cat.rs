@@ -98,7 +98,7 @@ fn print(
 fn loss_notices(pretty: &mut PrettyFormatter, traces: &[Trace], loss: &LossNotice) -> Vec<u8> {
     let trace = &traces[loss.trace];
     let name = trace_name(trace.class(), &trace.relative);
-    let path = std::path::absolute(&loss.stream).unwrap_or_else(|_| loss.stream.clone());
+    let path = absolute_lexical(&loss.stream);
     let path = path.to_string_lossy();
     let mut notice = DiscardedNotice {
         trace_name: &name,
@@ -119,6 +119,24 @@ fn loss_notices(pretty: &mut PrettyFormatter, traces: &[Trace], loss: &LossNotic
         notice.count = Some(loss.packets_lost);
         notice.range = loss.prev_end.zip(loss.begin);
         pretty.write_discarded_packets(&mut out, &notice);
+    }
+    out
+}
+
+/// The absolute form of `path` with `.` and `..` folded away without
+/// resolving symlinks, as babeltrace2 names stream files.
+fn absolute_lexical(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
     }
     out
 }
