@@ -419,7 +419,7 @@ impl<'t> Parser<'t> {
         &mut self,
         mut f: impl FnMut(&mut Self, Cow<'t, str>, Pos, Result<Value, Ty>) -> Result<(), MetadataError>,
     ) -> Result<(), MetadataError> {
-        let mut seen: Vec<Cow<'t, str>> = Vec::new();
+        let mut seen: Vec<Cow<'t, str>> = Vec::with_capacity(8);
         loop {
             if self.eat("}") {
                 return Ok(());
@@ -473,7 +473,7 @@ impl<'t> Parser<'t> {
     /// Entries of an `integer`/`floating_point`/`string` block (values only).
     fn attr_body(&mut self) -> Result<Vec<Attr<'t>>, MetadataError> {
         self.expect("{", "`{`")?;
-        let mut attrs = Vec::new();
+        let mut attrs = Vec::with_capacity(8);
         self.entries(|_, name, pos, rhs| match rhs {
             Ok(value) => {
                 attrs.push(Attr { name, pos, value });
