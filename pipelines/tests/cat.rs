@@ -302,3 +302,31 @@ fn json_and_none_formats_count_every_event() {
         );
     }
 }
+
+/// Times print in the local time zone, as babeltrace2 prints them.
+#[test]
+fn times_follow_the_local_time_zone() {
+    if oracle_missing() {
+        return;
+    }
+    for tz in ["America/Montreal", "Asia/Kolkata"] {
+        for name in ["wk-heartbeat-u", "multi-domains"] {
+            let dir = corpus("succeed").join(name);
+            let run = |program: &str, args: &[&str]| {
+                Command::new(program)
+                    .args(args)
+                    .arg(&dir)
+                    .env("TZ", tz)
+                    .output()
+                    .unwrap()
+            };
+            let ours = run(env!("CARGO_BIN_EXE_trawl"), &["cat"]);
+            let theirs = run("babeltrace2", &[]);
+            assert!(
+                ours.stdout == theirs.stdout,
+                "{}",
+                describe(&format!("{name} in {tz}"), &ours, &theirs)
+            );
+        }
+    }
+}

@@ -49,7 +49,7 @@ fn print(
     let mut merger = EventMerger::new(open_traces(&inputs)?)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut pretty = PrettyFormatter::new();
+    let mut pretty = PrettyFormatter::new().local_time();
     let mut json = JsonFormatter::new();
     let mut line = Vec::with_capacity(1024);
     let mut failed = false;
@@ -70,6 +70,11 @@ fn print(
                     )?,
                 }
                 out.write_all(&line)?;
+                let warning = pretty.take_stderr();
+                if !warning.is_empty() {
+                    out.flush()?;
+                    std::io::stderr().write_all(&warning)?;
+                }
             }
             MergedItem::Loss(loss) => {
                 // babeltrace2 writes these notices to stderr.
