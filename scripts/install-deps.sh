@@ -6,7 +6,7 @@
 # (one `apt-get update`, one `apt-get install`) or rustup/cargo for what is missing.
 #
 #   scripts/install-deps.sh          system packages + the pinned Rust toolchain
-#   scripts/install-deps.sh --fuzz   also cargo-fuzz and a nightly toolchain (for `make fuzz`)
+#   scripts/install-deps.sh --fuzz   also cargo-fuzz (for `make fuzz`; runs on stable with RUSTC_BOOTSTRAP=1)
 #
 # Runs as root directly, or through sudo when not root.
 set -euo pipefail
@@ -108,10 +108,6 @@ fi
 
 # --- fuzzing (only on request) ----------------------------------------------
 if [ "$want_fuzz" -eq 1 ]; then
-    if ! rustup toolchain list | grep -q '^nightly'; then
-        log "installing the nightly toolchain (cargo-fuzz needs it)"
-        rustup toolchain install nightly --profile minimal >/dev/null
-    fi
     if ! command -v cargo-fuzz >/dev/null 2>&1; then
         log "installing cargo-fuzz"
         cargo install --quiet --locked cargo-fuzz
