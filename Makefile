@@ -3,7 +3,7 @@
 #   make test    deps, rustfmt check, clippy (warnings are errors), all tests
 #   make demo    record a real LTTng-UST trace of `ls` and run `trawl cat` on it
 #   make bench   criterion benches, then trawl cat vs babeltrace2 (trawl-compare)
-#   make fuzz    each fuzz target for FUZZ_SECONDS (needs nightly + cargo-fuzz)
+#   make fuzz    each fuzz target for FUZZ_SECONDS (installs cargo-fuzz; stable + RUSTC_BOOTSTRAP=1)
 #
 # CARGO_TARGET_DIR is honoured; COMPARE_ARGS is passed to trawl-compare
 # (e.g. COMPARE_ARGS="--reps 5 --no-scaling").
