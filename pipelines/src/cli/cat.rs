@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use trawl_core::{Message, Source};
-use trawl_source_lttng::format::{JsonFormatter, PrettyFormatter};
-use trawl_source_lttng::trace_dir::{EventMerger, MergedItem, TraceDirSourceBuilder, open_traces};
+use trawl_source_lttng::format::{DiscardedNotice, JsonFormatter, PrettyFormatter, trace_name};
+use trawl_source_lttng::trace_dir::{
+    EventMerger, LossKind, LossNotice, MergedItem, Trace, TraceDirSourceBuilder, open_traces,
+};
 
 /// Arguments of `trawl cat`.
 #[derive(Debug, Args)]
@@ -40,11 +42,14 @@ pub(super) fn run(args: CatArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
 }
 
 /// Event-by-event merge across every stream, printed as text or JSON.
-fn print(inputs: Vec<PathBuf>, format: OutputFormat) -> Result<ExitCode, Box<dyn std::error::Error>> {
+fn print(
+    inputs: Vec<PathBuf>,
+    format: OutputFormat,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut merger = EventMerger::new(open_traces(&inputs)?)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut pretty = PrettyFormatter::new();
+    let mut pretty = PrettyFormatter::new().local_time();
     let mut json = JsonFormatter::new();
     let mut line = Vec::with_capacity(1024);
     let mut failed = false;
@@ -65,11 +70,15 @@ fn print(inputs: Vec<PathBuf>, format: OutputFormat) -> Result<ExitCode, Box<dyn
                     )?,
                 }
                 out.write_all(&line)?;
+                let warning = pretty.take_stderr();
+                if !warning.is_empty() {
+                    out.flush()?;
+                    std::io::stderr().write_all(&warning)?;
+                }
             }
             MergedItem::Loss(loss) => {
-                let trace = &merger.traces()[loss.trace];
-                let mut note = Vec::new();
-                pretty.write_loss(&mut note, trace.class(), &trace.path, &loss)?;
+                // babeltrace2 writes these notices to stderr.
+                let note = loss_notice(&mut pretty, merger.traces(), &loss);
                 out.flush()?;
                 std::io::stderr().write_all(&note)?;
             }
@@ -81,7 +90,52 @@ fn print(inputs: Vec<PathBuf>, format: OutputFormat) -> Result<ExitCode, Box<dyn
         }
     }
     out.flush()?;
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// babeltrace2's notice of a loss.
+fn loss_notice(pretty: &mut PrettyFormatter, traces: &[Trace], loss: &LossNotice) -> Vec<u8> {
+    let trace = &traces[loss.trace];
+    let name = trace_name(trace.class(), &trace.relative);
+    let path = absolute_lexical(&loss.stream);
+    let path = path.to_string_lossy();
+    let notice = DiscardedNotice {
+        trace_name: &name,
+        trace_uuid: trace.class().uuid,
+        stream_path: &path,
+        stream_class_id: loss.stream_class_id,
+        stream_id: Some(loss.stream_id),
+        count: Some(loss.count),
+        range: loss.range,
+    };
+    let mut out = Vec::new();
+    match loss.kind {
+        LossKind::DiscardedEvents => pretty.write_discarded_events(&mut out, &notice),
+        LossKind::LostPackets => pretty.write_discarded_packets(&mut out, &notice),
+    }
+    out
+}
+
+/// The absolute form of `path` with `.` and `..` folded away without
+/// resolving symlinks, as babeltrace2 names stream files.
+fn absolute_lexical(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Decode into Arrow batches through the pipeline source; counts to stderr.
@@ -90,7 +144,8 @@ fn count(inputs: Vec<PathBuf>) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut source = TraceDirSourceBuilder::new(inputs).build()?;
     let live = std::io::stderr().is_terminal();
     let mut last_report = Instant::now();
-    let (mut events, mut batches, mut discarded, mut lost_packets, mut watermarks) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut events, mut batches, mut discarded, mut lost_packets, mut watermarks) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut errors = 0usize;
     while let Some(msg) = source.next_message()? {
         match msg {
@@ -128,5 +183,9 @@ fn count(inputs: Vec<PathBuf>) -> Result<ExitCode, Box<dyn std::error::Error>> {
          {secs:.3} s ({:.0} events/s)",
         events as f64 / secs.max(1e-9)
     );
-    Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use crate::decode::{DecodeError, TraceDecoder};
 use crate::metadata::{self, MetadataError, TraceClass};
 
-pub use merge::{EventMerger, MergedItem};
+pub use merge::{EventMerger, EventRow, LossKind, LossNotice, MergedItem};
 pub use source::{TraceDirSource, TraceDirSourceBuilder};
 
 /// Errors of the trace-directory reader. Each names the trace and, for data
@@ -81,18 +81,30 @@ pub struct Trace {
     pub decoder: TraceDecoder,
     /// Its stream files, sorted by name.
     pub streams: Vec<PathBuf>,
+    /// The trace directory relative to the input it was found under (empty
+    /// when the input is the trace itself); babeltrace2 names traces by it.
+    pub relative: String,
 }
 
 impl Trace {
     /// Opens the trace in `dir` (which holds a `metadata` file).
     pub fn open(dir: &Path) -> Result<Trace, TraceDirError> {
-        let io = |source| TraceDirError::Io { path: dir.to_path_buf(), source };
+        let io = |source| TraceDirError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
         let bytes = std::fs::read(dir.join("metadata")).map_err(io)?;
-        let meta = |source| TraceDirError::Metadata { trace: dir.to_path_buf(), source };
+        let meta = |source| TraceDirError::Metadata {
+            trace: dir.to_path_buf(),
+            source,
+        };
         let text = metadata::metadata_text(&bytes).map_err(meta)?;
         let class = metadata::parse_metadata(&text).map_err(meta)?;
-        let decoder = TraceDecoder::new(Arc::new(class))
-            .map_err(|source| TraceDirError::Class { trace: dir.to_path_buf(), source })?;
+        let decoder =
+            TraceDecoder::new(Arc::new(class)).map_err(|source| TraceDirError::Class {
+                trace: dir.to_path_buf(),
+                source,
+            })?;
         let mut streams = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let entry = entry.map_err(io)?;
@@ -106,7 +118,12 @@ impl Trace {
             }
         }
         streams.sort();
-        Ok(Trace { path: dir.to_path_buf(), decoder, streams })
+        Ok(Trace {
+            path: dir.to_path_buf(),
+            decoder,
+            streams,
+            relative: String::new(),
+        })
     }
 
     /// The trace class.
@@ -125,20 +142,20 @@ impl Trace {
     }
 }
 
-/// Every trace directory under `inputs`, in a stable order (sorted paths).
-/// An input that is a trace itself counts once; an input holding no trace at
-/// all is an error naming it.
-pub fn find_traces(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, TraceDirError> {
+/// Every trace directory under `inputs` with the input it was found under,
+/// in a stable order (inputs as given, traces by path). An input holding no
+/// trace at all is an error naming it.
+pub fn find_traces(inputs: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, TraceDirError> {
     let mut found = Vec::new();
     for input in inputs {
-        let before = found.len();
-        walk(input, &mut found, 0)?;
-        if found.len() == before {
+        let mut dirs = Vec::new();
+        walk(input, &mut dirs, 0)?;
+        if dirs.is_empty() {
             return Err(TraceDirError::NoTrace(input.clone()));
         }
+        dirs.sort();
+        found.extend(dirs.into_iter().map(|d| (input.clone(), d)));
     }
-    found.sort();
-    found.dedup();
     Ok(found)
 }
 
@@ -146,7 +163,10 @@ pub fn find_traces(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, TraceDirError> {
 const MAX_DEPTH: usize = 16;
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>, depth: usize) -> Result<(), TraceDirError> {
-    let io = |source| TraceDirError::Io { path: dir.to_path_buf(), source };
+    let io = |source| TraceDirError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     let meta = std::fs::metadata(dir).map_err(io)?;
     if !meta.is_dir() || depth > MAX_DEPTH {
         return Ok(());
@@ -170,5 +190,14 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, depth: usize) -> Result<(), TraceD
 
 /// Opens every trace under `inputs`.
 pub fn open_traces(inputs: &[PathBuf]) -> Result<Vec<Trace>, TraceDirError> {
-    find_traces(inputs)?.iter().map(|d| Trace::open(d)).collect()
+    let mut traces = Vec::new();
+    for (input, dir) in find_traces(inputs)? {
+        let mut trace = Trace::open(&dir)?;
+        trace.relative = dir
+            .strip_prefix(&input)
+            .map(|r| r.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        traces.push(trace);
+    }
+    Ok(traces)
 }

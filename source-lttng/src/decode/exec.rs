@@ -1,0 +1,299 @@
+//! The plan interpreter: runs an op list over a packet cursor, writing into
+//! column builders and registers. The loop is the hot path: no allocation
+//! per event (loop and scratch stacks are reused), one `match` per field.
+
+use super::bits::{BitReader, sign_extend};
+use super::clock::update_clock;
+use super::columns::Columns;
+use super::error::DecodeErrorKind;
+use super::plan::{IntOp, IntRead, Len, NO_REG, NONE, Op};
+use crate::metadata::ByteOrder;
+
+/// Per-stream mutable state the plans read and write.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ExecState {
+    /// Register values (raw bits; signed values sign-extended).
+    pub(crate) regs: Vec<u64>,
+    /// The running clock (cycles).
+    pub(crate) clock: u64,
+    /// The packet header's uuid, when read.
+    pub(crate) uuid: [u8; 16],
+    loops: Vec<(u64, u32)>,
+    scratch: Vec<u8>,
+}
+
+impl ExecState {
+    pub(crate) fn new(nregs: usize) -> Self {
+        Self {
+            regs: vec![0; nregs],
+            ..Self::default()
+        }
+    }
+
+    #[inline]
+    fn reg(&self, r: u16) -> u64 {
+        self.regs.get(r as usize).copied().unwrap_or(0)
+    }
+
+    #[inline]
+    fn set_reg(&mut self, r: u16, v: u64) {
+        if let Some(x) = self.regs.get_mut(r as usize) {
+            *x = v;
+        }
+    }
+}
+
+#[inline(always)]
+fn read_int(r: &mut BitReader<'_>, op: &IntOp) -> Result<u64, DecodeErrorKind> {
+    r.align(op.align)?;
+    let raw = match op.read {
+        IntRead::U8 => u64::from(r.bytes::<1>()?[0]),
+        IntRead::Le16 => u64::from(u16::from_le_bytes(r.bytes()?)),
+        IntRead::Le32 => u64::from(u32::from_le_bytes(r.bytes()?)),
+        IntRead::Le64 => u64::from_le_bytes(r.bytes()?),
+        IntRead::Be16 => u64::from(u16::from_be_bytes(r.bytes()?)),
+        IntRead::Be32 => u64::from(u32::from_be_bytes(r.bytes()?)),
+        IntRead::Be64 => u64::from_be_bytes(r.bytes()?),
+        IntRead::Bits(o) => r.bits(op.size, o)?,
+    };
+    Ok(if op.signed {
+        sign_extend(raw, op.size)
+    } else {
+        raw
+    })
+}
+
+#[inline(always)]
+fn store_int(st: &mut ExecState, cols: &mut Columns, op: &IntOp, v: u64) {
+    if op.col != NONE {
+        cols.push_int(op.col, v);
+    }
+    if op.reg != NO_REG {
+        st.set_reg(op.reg, v);
+    }
+    if op.reg2 != NO_REG {
+        st.set_reg(op.reg2, v);
+    }
+    if op.clock {
+        st.clock = update_clock(st.clock, v, op.size);
+    }
+}
+
+/// Decodes an IEEE-754-like float of `exp` + `mant` bits (mant includes the implicit bit).
+fn float_from_bits(bits: u64, exp: u32, mant: u32) -> f64 {
+    match (exp, mant) {
+        (8, 24) => f64::from(f32::from_bits(bits as u32)),
+        (11, 53) => f64::from_bits(bits),
+        _ => {
+            let frac_bits = mant - 1;
+            let frac = bits & ((1u64 << frac_bits) - 1);
+            let e = (bits >> frac_bits) & ((1u64 << exp) - 1);
+            let sign = if (bits >> (frac_bits + exp)) & 1 == 1 {
+                -1.0
+            } else {
+                1.0
+            };
+            let bias = (1i64 << (exp - 1)) - 1;
+            let emax = (1u64 << exp) - 1;
+            let f = frac as f64 / (1u64 << frac_bits) as f64;
+            if e == emax {
+                if frac == 0 {
+                    sign * f64::INFINITY
+                } else {
+                    f64::NAN
+                }
+            } else if e == 0 {
+                sign * f * 2f64.powi((1 - bias) as i32)
+            } else {
+                sign * (1.0 + f) * 2f64.powi((e as i64 - bias) as i32)
+            }
+        }
+    }
+}
+
+/// Runs `ops`; on error returns the failing op index with the error.
+pub(crate) fn run(
+    ops: &[Op],
+    r: &mut BitReader<'_>,
+    st: &mut ExecState,
+    cols: &mut Columns,
+) -> Result<(), (usize, DecodeErrorKind)> {
+    st.loops.clear();
+    let mut pc = 0usize;
+    while let Some(op) = ops.get(pc) {
+        let at = pc;
+        pc += 1;
+        let res: Result<(), DecodeErrorKind> = (|| {
+            match op {
+                Op::Int(i) => {
+                    let v = read_int(r, i)?;
+                    store_int(st, cols, i, v);
+                }
+                Op::Enum { int, label, table } => {
+                    let v = read_int(r, int)?;
+                    store_int(st, cols, int, v);
+                    if *label != NONE {
+                        let x = if int.signed {
+                            i128::from(v as i64)
+                        } else {
+                            i128::from(v)
+                        };
+                        let key = table
+                            .iter()
+                            .find(|&&(lo, hi, _)| lo <= x && x <= hi)
+                            .map(|&(_, _, k)| k);
+                        cols.push_dict(*label, key);
+                    }
+                }
+                Op::Float {
+                    align,
+                    order,
+                    exp,
+                    mant,
+                    col,
+                } => {
+                    r.align(*align)?;
+                    let size = exp + mant;
+                    let bits = r.bits(size, *order)?;
+                    if *col != NONE {
+                        cols.push_float(*col, float_from_bits(bits, *exp, *mant));
+                    }
+                }
+                Op::Str { col } => {
+                    r.align(8)?;
+                    let rest = r.rest();
+                    let n = rest
+                        .iter()
+                        .position(|&b| b == 0)
+                        .ok_or(DecodeErrorKind::UnterminatedString { limit: r.limit() })?;
+                    let s = r.slice(n as u64 + 1)?;
+                    if *col != NONE {
+                        cols.push_str(*col, s.get(..n).unwrap_or(&[]));
+                    }
+                }
+                Op::Text { len, align, col } => {
+                    r.align(*align)?;
+                    let n = match len {
+                        Len::Fixed(n) => *n,
+                        Len::Reg(g) => st.reg(*g),
+                    };
+                    let remaining = r.remaining();
+                    if n.saturating_mul(8) > remaining {
+                        return Err(DecodeErrorKind::LengthTooLarge {
+                            length: n,
+                            remaining,
+                        });
+                    }
+                    if r.pos().is_multiple_of(8) {
+                        let s = r.slice(n)?;
+                        if *col != NONE {
+                            let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+                            cols.push_str(*col, s.get(..end).unwrap_or(&[]));
+                        }
+                    } else {
+                        st.scratch.clear();
+                        for _ in 0..n {
+                            st.scratch.push(r.bits(8, ByteOrder::Little)? as u8);
+                        }
+                        if *col != NONE {
+                            let s = &st.scratch;
+                            let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+                            cols.push_str(*col, s.get(..end).unwrap_or(&[]));
+                        }
+                    }
+                }
+                Op::Uuid { align } => {
+                    r.align(*align)?;
+                    st.uuid = r.bytes::<16>()?;
+                }
+                Op::Struct { align, col } => {
+                    r.align(*align)?;
+                    if *col != NONE {
+                        cols.push_struct(*col);
+                    }
+                }
+                Op::LoopBegin {
+                    len,
+                    align,
+                    min_bits,
+                    fixed,
+                    list,
+                    end,
+                } => {
+                    r.align(*align)?;
+                    let n = match len {
+                        Len::Fixed(n) => *n,
+                        Len::Reg(g) => st.reg(*g),
+                    };
+                    let remaining = r.remaining();
+                    if n.saturating_mul(*min_bits) > remaining {
+                        return Err(DecodeErrorKind::LengthTooLarge {
+                            length: n,
+                            remaining,
+                        });
+                    }
+                    if *fixed != NONE {
+                        cols.push_fixed(*fixed);
+                    }
+                    if n == 0 {
+                        if *list != NONE {
+                            cols.end_list(*list);
+                        }
+                        pc = *end as usize;
+                    } else {
+                        st.loops.push((n, at as u32 + 1));
+                    }
+                }
+                Op::LoopEnd { begin } => {
+                    if let Some(top) = st.loops.last_mut() {
+                        top.0 -= 1;
+                        if top.0 > 0 {
+                            pc = top.1 as usize;
+                        } else {
+                            st.loops.pop();
+                            if let Some(Op::LoopBegin { list, .. }) = ops.get(*begin as usize)
+                                && *list != NONE
+                            {
+                                cols.end_list(*list);
+                            }
+                        }
+                    }
+                }
+                Op::Variant {
+                    reg,
+                    signed,
+                    col,
+                    options,
+                } => {
+                    let v = st.reg(*reg);
+                    let x = if *signed {
+                        i128::from(v as i64)
+                    } else {
+                        i128::from(v)
+                    };
+                    let sel = options
+                        .iter()
+                        .position(|o| o.ranges.iter().any(|&(lo, hi)| lo <= x && x <= hi))
+                        .ok_or(DecodeErrorKind::NoVariantOption { tag: x })?;
+                    if *col != NONE {
+                        cols.push_struct(*col);
+                        for (i, o) in options.iter().enumerate() {
+                            if i != sel
+                                && let Some(c) = o.col
+                            {
+                                cols.push_null(c);
+                            }
+                        }
+                    }
+                    if let Some(o) = options.get(sel) {
+                        pc = o.pc as usize;
+                    }
+                }
+                Op::Jump(to) => pc = *to as usize,
+            }
+            Ok(())
+        })();
+        res.map_err(|e| (at, e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,294 @@
+//! The packet decoder against the conformance corpus: every stream of every
+//! trace babeltrace2 reads decodes, with babeltrace2's event counts
+//! (`TZ=UTC babeltrace2 TRACE | grep -v '^WARNING' | wc -l`, babeltrace2 2.0.4)
+//! and its discarded-events / discarded-packets reports.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use trawl_source_lttng::decode::{PacketInfo, TraceDecoder};
+use trawl_source_lttng::metadata::{metadata_text, parse_metadata};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/ctf-traces");
+
+/// Directories holding a `metadata` file, under `dir`.
+fn trace_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    if entries
+        .iter()
+        .any(|p| p.file_name().is_some_and(|n| n == "metadata"))
+    {
+        out.push(dir.to_path_buf());
+    }
+    for p in entries {
+        if p.is_dir() && p.file_name().is_some_and(|n| n != "index") {
+            trace_dirs(&p, out);
+        }
+    }
+}
+
+/// Data stream files of one trace directory.
+fn stream_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| {
+        p.is_file()
+            && p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n != "metadata" && !n.starts_with('.'))
+    });
+    v.sort();
+    v
+}
+
+/// Decodes every stream of every trace under `root`: (events, packet infos per stream).
+#[expect(
+    clippy::unwrap_used,
+    reason = "test helper: a failure is the test's failure"
+)]
+fn decode_tree(root: &Path) -> (u64, Vec<Vec<PacketInfo>>) {
+    let mut dirs = Vec::new();
+    trace_dirs(root, &mut dirs);
+    let mut total = 0;
+    let mut streams = Vec::new();
+    for d in dirs {
+        let bytes = std::fs::read(d.join("metadata")).unwrap();
+        let tc = parse_metadata(&metadata_text(&bytes).unwrap()).unwrap();
+        let dec =
+            TraceDecoder::new(Arc::new(tc)).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        for (i, f) in stream_files(&d).into_iter().enumerate() {
+            let data = std::fs::read(&f).unwrap();
+            let mut s = dec.new_stream(i as u64);
+            let mut infos = Vec::new();
+            let mut off = 0usize;
+            while off < data.len() {
+                let info = s
+                    .decode_packet(&dec, &data[off..], off as u64)
+                    .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+                off += info.packet_size as usize;
+                infos.push(info);
+            }
+            let ev = s.take(&dec).unwrap();
+            let rows: usize = ev.batches.iter().map(|b| b.num_rows()).sum();
+            assert_eq!(rows as u64, infos.iter().map(|i| i.events).sum::<u64>());
+            total += rows as u64;
+            streams.push(infos);
+        }
+    }
+    (total, streams)
+}
+
+const EXPECTED: &[(&str, u64)] = &[
+    ("succeed/2packets", 2),
+    ("succeed/array-align-elem", 1),
+    ("succeed/barectf-event-before-packet", 2),
+    ("succeed/crlf-metadata", 5),
+    ("succeed/debug-info", 4),
+    ("succeed/env-warning", 7809),
+    ("succeed/ev-disc-no-ts-begin-end", 3),
+    ("succeed/lf-metadata", 5),
+    ("succeed/lttng-crash", 400),
+    ("succeed/lttng-event-after-packet", 2),
+    ("succeed/lttng-tracefile-rotation", 12305),
+    ("succeed/meta-ctx-sequence", 0),
+    ("succeed/meta-variant-no-underscore", 1),
+    ("succeed/meta-variant-one-underscore", 1),
+    ("succeed/meta-variant-reserved-keywords", 1),
+    ("succeed/meta-variant-same-with-underscore", 1),
+    ("succeed/meta-variant-two-underscores", 1),
+    ("succeed/multi-domains", 4272),
+    ("succeed/no-packet-context", 3),
+    ("succeed/sequence", 10),
+    ("succeed/session-rotation", 266),
+    ("succeed/smalltrace", 2),
+    ("succeed/struct-array-align-elem", 1),
+    ("succeed/succeed1", 7809),
+    ("succeed/succeed2", 7809),
+    ("succeed/succeed3", 7809),
+    ("succeed/succeed4", 0),
+    ("succeed/trace-with-index", 4000),
+    ("succeed/warnings", 7809),
+    ("succeed/wk-heartbeat-u", 20),
+    ("packet-seq-num/2-lost-before-last", 3),
+    ("packet-seq-num/2-streams-lost-in-1", 8),
+    ("packet-seq-num/2-streams-lost-in-2", 8),
+    ("packet-seq-num/7-lost-between-2-with-index", 2),
+    ("packet-seq-num/no-lost", 3),
+    ("packet-seq-num/no-lost-not-starting-at-0", 3),
+    ("intersection/3eventsintersect", 8),
+    ("intersection/3eventsintersectreverse", 8),
+    ("intersection/nointersect", 6),
+    ("intersection/onestream", 3),
+    ("deterministic-ordering/b-not-corrupted", 3),
+];
+
+#[test]
+fn event_counts_match_babeltrace2() {
+    let mut bad = Vec::new();
+    for &(t, want) in EXPECTED {
+        let got = std::panic::catch_unwind(|| decode_tree(&Path::new(DATA).join(t)).0);
+        match got {
+            Ok(n) if n == want => {}
+            Ok(n) => bad.push(format!("{t}: {n} events, babeltrace2 {want}")),
+            Err(e) => bad.push(format!(
+                "{t}: {}",
+                e.downcast_ref::<String>().cloned().unwrap_or_default()
+            )),
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+fn lost(t: &str) -> Vec<Vec<u64>> {
+    let (_, streams) = decode_tree(&Path::new(DATA).join(t));
+    streams
+        .iter()
+        .map(|s| {
+            s.iter()
+                .map(|p| p.packets_lost)
+                .filter(|&n| n > 0)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn lost_packets_match_babeltrace2() {
+    assert_eq!(lost("packet-seq-num/2-lost-before-last"), vec![vec![2]]);
+    assert_eq!(
+        lost("packet-seq-num/2-streams-lost-in-1"),
+        vec![vec![2], vec![]]
+    );
+    assert_eq!(
+        lost("packet-seq-num/2-streams-lost-in-2"),
+        vec![vec![2], vec![3, 1]]
+    );
+    assert_eq!(
+        lost("packet-seq-num/7-lost-between-2-with-index"),
+        vec![vec![7]]
+    );
+    assert_eq!(lost("packet-seq-num/no-lost"), vec![Vec::<u64>::new()]);
+    assert_eq!(
+        lost("packet-seq-num/no-lost-not-starting-at-0"),
+        vec![Vec::<u64>::new()]
+    );
+}
+
+#[test]
+fn discarded_events_match_babeltrace2() {
+    let (_, streams) = decode_tree(&Path::new(DATA).join("succeed/ev-disc-no-ts-begin-end"));
+    let d: Vec<_> = streams[0].iter().map(|p| p.events_discarded).collect();
+    assert_eq!(d, vec![Some(0), Some(17)]);
+}
+
+/// The variant option each meta-variant trace selects (babeltrace2 matches
+/// the tag label against option names as written, leading `_` included;
+/// column names then lose one `_`).
+#[test]
+fn variant_options_are_selected_by_original_name() {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    for (t, option) in [
+        ("meta-variant-no-underscore", "PELCHAT"),
+        ("meta-variant-one-underscore", "PELCHAT"),
+        ("meta-variant-same-with-underscore", "PELCHAT"),
+        ("meta-variant-two-underscores", "_PELCHAT"),
+        ("meta-variant-reserved-keywords", "callsite"),
+    ] {
+        let d = Path::new(DATA).join("succeed").join(t);
+        let bytes = std::fs::read(d.join("metadata")).unwrap();
+        let tc = parse_metadata(&metadata_text(&bytes).unwrap()).unwrap();
+        let dec = TraceDecoder::new(Arc::new(tc)).unwrap();
+        let data = std::fs::read(d.join("stream")).unwrap();
+        let mut s = dec.new_stream(0);
+        s.decode_packet(&dec, &data, 0).unwrap();
+        let ev = s.take(&dec).unwrap();
+        let var = ev.batches[0].column_by_name("var").unwrap().as_struct();
+        let selected: Vec<_> = (0..var.num_columns())
+            .filter(|&i| var.column(i).is_valid(0))
+            .map(|i| var.fields()[i].name().clone())
+            .collect();
+        assert_eq!(selected, vec![option.to_string()], "{t}");
+        assert_eq!(
+            var.column_by_name(option)
+                .unwrap()
+                .as_string::<i32>()
+                .value(0),
+            "Daniel Lavoie"
+        );
+    }
+}
+
+/// Traces babeltrace2 refuses for their data (not their metadata) give
+/// positioned errors, never panics.
+#[test]
+fn failing_traces_give_errors() {
+    for t in [
+        "fail/invalid-packet-size",
+        "fail/valid-events-then-invalid-events",
+    ] {
+        let d = Path::new(DATA).join(t);
+        let mut dirs = Vec::new();
+        trace_dirs(&d, &mut dirs);
+        let mut errors = 0;
+        for d in dirs {
+            let bytes = std::fs::read(d.join("metadata")).unwrap();
+            let Ok(tc) = parse_metadata(&metadata_text(&bytes).unwrap()) else {
+                continue;
+            };
+            let dec = TraceDecoder::new(Arc::new(tc)).unwrap();
+            for f in stream_files(&d) {
+                let data = std::fs::read(&f).unwrap();
+                let mut s = dec.new_stream(0);
+                let mut off = 0usize;
+                while off < data.len() {
+                    match s.decode_packet(&dec, &data[off..], off as u64) {
+                        Ok(i) => off += i.packet_size as usize,
+                        Err(e) => {
+                            eprintln!("{t}: {e}");
+                            errors += 1;
+                            match e.next_packet {
+                                Some(n) if n as usize > off => off = n as usize,
+                                _ => break,
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(errors > 0, "{t} decoded without error");
+    }
+}
+
+/// The fuzz target's metadata compiles, and inputs the fuzzer found
+/// (regressions, kept here as bytes) decode without panicking.
+#[test]
+fn fuzz_metadata_and_regressions() {
+    let text = include_str!("../../fuzz/fuzz_targets/packet.tsdl");
+    let dec = TraceDecoder::new(Arc::new(parse_metadata(text).unwrap())).unwrap();
+    let inputs: &[&[u8]] = &[
+        // An empty stream.
+        b"",
+        // A packet header cut after the magic.
+        &[0xc1, 0x1f, 0xfc, 0xc1],
+    ];
+    for data in inputs {
+        let mut s = dec.new_stream(0);
+        let mut off = 0usize;
+        while off < data.len() {
+            match s.decode_packet(&dec, &data[off..], off as u64) {
+                Ok(i) => off += i.packet_size as usize,
+                Err(e) => match e.next_packet {
+                    Some(n) if n as usize > off => off = n as usize,
+                    _ => break,
+                },
+            }
+        }
+        s.take(&dec).unwrap();
+    }
+}
