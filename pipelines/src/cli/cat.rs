@@ -53,7 +53,7 @@ fn print(
     let mut json = JsonFormatter::new();
     let mut line = Vec::with_capacity(1024);
     let mut failed = false;
-    while let Some(item) = merger.next()? {
+    while let Some(item) = merger.next_item()? {
         line.clear();
         match item {
             MergedItem::Event(ev) => {

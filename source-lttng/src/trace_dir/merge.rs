@@ -66,7 +66,7 @@ pub struct LossNotice {
     pub range: Option<(i64, i64)>,
 }
 
-/// What [`EventMerger::next`] hands out.
+/// What [`EventMerger::next_item`] hands out.
 pub enum MergedItem<'a> {
     /// The next event in time order.
     Event(EventRow<'a>),
@@ -175,7 +175,7 @@ impl EventMerger {
     }
 
     /// The next event, loss or error; `None` at the end of every stream.
-    pub fn next(&mut self) -> std::io::Result<Option<MergedItem<'_>>> {
+    pub fn next_item(&mut self) -> std::io::Result<Option<MergedItem<'_>>> {
         if !self.started {
             self.started = true;
             for c in 0..self.cursors.len() {
