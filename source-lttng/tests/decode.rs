@@ -292,3 +292,158 @@ fn fuzz_metadata_and_regressions() {
         s.take(&dec).unwrap();
     }
 }
+
+/// First and last event time of each trace, as `babeltrace2 --clock-seconds` prints them
+/// (its output is time-sorted), against the min and max `ts` we decode.
+const TIMES: &[(&str, &str, &str)] = &[
+    (
+        "succeed/2packets",
+        "1561756803.923426858",
+        "1561756815.327941112",
+    ),
+    (
+        "succeed/barectf-event-before-packet",
+        "1435121820.916580091",
+        "1435121820.916605259",
+    ),
+    (
+        "succeed/crlf-metadata",
+        "1698089520.714198479",
+        "1698089524.714889487",
+    ),
+    (
+        "succeed/debug-info",
+        "1563286181.350889232",
+        "1563286181.351883341",
+    ),
+    (
+        "succeed/lf-metadata",
+        "1698087942.132815792",
+        "1698087946.134056432",
+    ),
+    (
+        "succeed/lttng-crash",
+        "1565891729.293111985",
+        "1565891729.293526525",
+    ),
+    (
+        "succeed/lttng-event-after-packet",
+        "1565957302.180016041",
+        "1565957302.180016069",
+    ),
+    (
+        "succeed/lttng-tracefile-rotation",
+        "1571261795.523067504",
+        "1571261797.582611840",
+    ),
+    (
+        "succeed/multi-domains",
+        "1565032541.344453871",
+        "1565032799.183651078",
+    ),
+    (
+        "succeed/sequence",
+        "1375472591.957624676",
+        "1375472591.958177244",
+    ),
+    (
+        "succeed/session-rotation",
+        "1566849468.350556750",
+        "1566849478.291616736",
+    ),
+    (
+        "succeed/trace-with-index",
+        "1565033456.853953396",
+        "1565033465.321881240",
+    ),
+    (
+        "succeed/wk-heartbeat-u",
+        "1351532897.586558519",
+        "1351532897.591331194",
+    ),
+    (
+        "packet-seq-num/2-lost-before-last",
+        "13515309.000000010",
+        "13515309.000000042",
+    ),
+    (
+        "packet-seq-num/2-streams-lost-in-2",
+        "13515309.000000010",
+        "13515309.000000112",
+    ),
+    (
+        "packet-seq-num/7-lost-between-2-with-index",
+        "0.000000010",
+        "0.000000133",
+    ),
+    (
+        "packet-seq-num/no-lost-not-starting-at-0",
+        "13932323.000000010",
+        "13932323.000000042",
+    ),
+    (
+        "intersection/3eventsintersect",
+        "13515309.000000010",
+        "13515309.000000112",
+    ),
+];
+
+fn ns(s: &str) -> i64 {
+    let (sec, frac) = s.split_once('.').unwrap_or((s, "0"));
+    sec.parse::<i64>().unwrap_or(0) * 1_000_000_000 + frac.parse::<i64>().unwrap_or(0)
+}
+
+#[expect(
+    clippy::unwrap_used,
+    reason = "test helper: a failure is the test's failure"
+)]
+fn time_range(root: &Path) -> (i64, i64) {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::TimestampNanosecondType;
+    let mut dirs = Vec::new();
+    trace_dirs(root, &mut dirs);
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for d in dirs {
+        let bytes = std::fs::read(d.join("metadata")).unwrap();
+        let tc = parse_metadata(&metadata_text(&bytes).unwrap()).unwrap();
+        let dec = TraceDecoder::new(Arc::new(tc)).unwrap();
+        for f in stream_files(&d) {
+            let data = std::fs::read(&f).unwrap();
+            let mut s = dec.new_stream(0);
+            let mut off = 0usize;
+            while off < data.len() {
+                off += s
+                    .decode_packet(&dec, &data[off..], off as u64)
+                    .unwrap()
+                    .packet_size as usize;
+            }
+            for b in s.take(&dec).unwrap().batches {
+                for &t in b
+                    .column(0)
+                    .as_primitive::<TimestampNanosecondType>()
+                    .values()
+                {
+                    lo = lo.min(t);
+                    hi = hi.max(t);
+                }
+            }
+        }
+    }
+    (lo, hi)
+}
+
+#[test]
+fn timestamps_match_babeltrace2() {
+    let mut bad = Vec::new();
+    for &(t, first, last) in TIMES {
+        let got = time_range(&Path::new(DATA).join(t));
+        if got != (ns(first), ns(last)) {
+            bad.push(format!(
+                "{t}: got {got:?}, babeltrace2 ({}, {})",
+                ns(first),
+                ns(last)
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
