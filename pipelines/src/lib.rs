@@ -1,1 +1,3 @@
 //! The `trawl` command and, later, pipeline configuration and topology.
+
+pub mod cli;

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use trawl_source_lttng::metadata::{
-    ByteOrder, EnvValue, FieldType, MetadataError, Scope, TraceClass, metadata_text, parse_metadata,
+    ByteOrder, Encoding, EnvValue, FieldType, MetadataError, Scope, TraceClass, metadata_text,
+    parse_metadata,
 };
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data");
@@ -352,4 +353,126 @@ fn native_byte_order_declared_after_use_resolves_to_trace_order() {
     assert!(
         matches!(&f[0].ty, FieldType::Integer(i) if i.byte_order == ByteOrder::Big && i.align == 8)
     );
+}
+
+/// Checked against babeltrace2 2.0.4 with metadata-only trace directories.
+#[test]
+fn structural_errors_babeltrace2_also_reports() {
+    // `stream { id = 0; }` without a packet header `stream_id` field.
+    assert!(err("stream { id = 0; };").starts_with("line 4, column 1: stream has an `id`"));
+    // `map` to a clock not declared before.
+    assert!(
+        err("typealias integer { size = 8; map = clock.nope.value; } := t;")
+            .contains("no clock of this name declared before")
+    );
+    let two = "typealias integer { size = 8; } := u8;
+        trace { major = 1; minor = 8; byte_order = le; packet.header := struct { u8 stream_id; }; };
+        stream { id = 0; }; stream { id = 1; };";
+    let e = parse_metadata(&format!("{two} event {{ name = e; }};")).unwrap_err();
+    assert!(e.to_string().contains("missing `stream_id`"), "{e}");
+    let e = parse_metadata(&format!("{two} event {{ name = e; stream_id = 3; }};")).unwrap_err();
+    assert!(e.to_string().contains("unknown stream id 3"), "{e}");
+    let e = parse_metadata(&format!(
+        "{two} event {{ name = e; stream_id = 1; }}; event {{ name = f; stream_id = 1; }};"
+    ))
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("duplicate `event id 0 in stream 1`"),
+        "{e}"
+    );
+    // An event may come before its stream class.
+    let later = format!("{two} event {{ name = e; stream_id = 1; }};")
+        .replace("stream { id = 1; };", "")
+        + "stream { id = 1; };";
+    let tc = parse_metadata(&later).unwrap();
+    assert_eq!(tc.stream(1).unwrap().events.len(), 1);
+}
+
+#[test]
+fn paths_through_arrays_name_the_last_element_and_add_no_index() {
+    let text = "/* CTF 1.8 */ typealias integer { size = 8; } := u8;
+        trace { major = 1; minor = 8; byte_order = le; };
+        event { name = e; fields := struct {
+            struct { u8 n; u8 s[n]; } a[2];
+            u8 t[a.n];
+        }; };";
+    let tc = parse_metadata(text).unwrap();
+    let f = &tc.streams[0].events[0].payload.as_ref().unwrap().fields;
+    let FieldType::Sequence(t) = &f[1].ty else {
+        panic!()
+    };
+    assert_eq!(t.length.indexes, [0, 0]);
+    let FieldType::Array(a) = &f[0].ty else {
+        panic!()
+    };
+    let FieldType::Struct(el) = a.element.as_ref() else {
+        panic!()
+    };
+    let FieldType::Sequence(s) = &el.fields[1].ty else {
+        panic!()
+    };
+    assert_eq!(
+        (s.length.scope, s.length.indexes.as_slice()),
+        (Scope::EventPayload, &[0, 0][..])
+    );
+}
+
+#[test]
+fn every_block_and_attribute_kind() {
+    let text = r#"/* CTF 1.8 */
+typealias integer { size = 64; align = 64; signed = false; } := unsigned long;
+typealias integer { size = 32; signed = TRUE; base = x; byte_order = network; encoding = ASCII; } := void *;
+typealias floating_point { exp_dig = 11; mant_dig = 53; byte_order = le; } := double;
+typedef unsigned long ul_arr[2];
+trace { major = 1; minor = 8; uuid = "2a6422d0-6cee-11e0-8c08-cb07d7b3a564"; byte_order = be;
+        packet.header := struct { unsigned long stream_id; }; };
+env { hostname = "h\t1"; nb = -3; };
+clock { name = c0; uuid = "00000000-0000-0000-0000-0000000000ff"; description = "d";
+        freq = 1000; precision = 2; offset_s = -5; offset = 7; absolute = true; };
+typealias integer { size = 27; align = 1; map = clock.c0.value; } := ts_t;
+callsite { name = "e"; func = "f"; file = "x.c"; line = 12; ip = 0x1234; };
+stream { id = 4; event.header := struct { ts_t ts; } align(32); };
+event { name = "e"; id = 9; stream_id = 4; loglevel = 13; model.emf.uri = "http://x";
+        context := struct { void *p; };
+        fields := struct { double d; string { encoding = ASCII; } s; ul_arr a; string plain; }; };
+"#;
+    let tc = parse_metadata(text).unwrap();
+    assert_eq!(tc.uuid.unwrap()[0], 0x2a);
+    assert_eq!(tc.byte_order, ByteOrder::Big);
+    assert_eq!(tc.env_str("hostname"), Some("h\t1"));
+    assert_eq!(tc.env("nb"), Some(&EnvValue::Int(-3)));
+    let c = tc.clock("c0").unwrap();
+    assert_eq!(
+        (
+            c.freq,
+            c.precision,
+            c.offset_s,
+            c.offset,
+            c.absolute,
+            c.description.as_deref()
+        ),
+        (1000, 2, -5, 7, true, Some("d"))
+    );
+    assert_eq!(c.uuid.unwrap()[15], 0xff);
+    let s = tc.stream(4).unwrap();
+    let eh = s.event_header.as_ref().unwrap();
+    assert_eq!(eh.min_align, 32);
+    assert!(matches!(&eh.fields[0].ty, FieldType::Integer(i)
+        if i.size == 27 && i.align == 1 && i.byte_order == ByteOrder::Big && i.mapped_clock.as_deref() == Some("c0")));
+    let e = &s.events[0];
+    assert_eq!(
+        (e.id, e.stream_id, e.loglevel, e.model_emf_uri.as_deref()),
+        (9, 4, Some(13), Some("http://x"))
+    );
+    let ctx = e.context.as_ref().unwrap();
+    assert!(matches!(&ctx.fields[0].ty, FieldType::Integer(i)
+        if i.signed && i.base == 16 && i.encoding == Encoding::Ascii && i.align == 8));
+    let f = &e.payload.as_ref().unwrap().fields;
+    assert!(
+        matches!(&f[0].ty, FieldType::Float(x) if x.mant_dig == 53 && x.align == 8 && x.byte_order == ByteOrder::Little)
+    );
+    assert!(matches!(f[1].ty, FieldType::String(Encoding::Ascii)));
+    assert!(matches!(&f[2].ty, FieldType::Array(a) if a.length == 2));
+    assert!(matches!(f[3].ty, FieldType::String(Encoding::Utf8)));
+    assert!(tc.warnings.is_empty(), "{:?}", tc.warnings);
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::error::{MetadataError, Pos};
-use super::model::{ByteOrder, Encoding, FloatType, IntegerType};
+use super::model::{ByteOrder, ClockClass, Encoding, FloatType, IntegerType};
 
 /// The right-hand side of `name = value;`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +136,13 @@ impl Attr<'_> {
         }
     }
 
+    /// The trace's own byte order: `native` would be circular.
+    pub(crate) fn trace_byte_order(&self) -> Result<ByteOrder, MetadataError> {
+        self.word().and_then(trace_byte_order).ok_or_else(|| {
+            self.invalid("expected be/le/network; the trace byte order cannot be native")
+        })
+    }
+
     /// A UUID string `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
     pub(crate) fn uuid(&self) -> Result<[u8; 16], MetadataError> {
         let s = self.string()?;
@@ -198,6 +205,7 @@ pub(crate) fn integer(
     attrs: &[Attr<'_>],
     pos: Pos,
     native: ByteOrder,
+    clocks: &[ClockClass],
     warnings: &mut Vec<String>,
 ) -> Result<IntegerType, MetadataError> {
     const KNOWN: [&str; 7] = [
@@ -248,7 +256,11 @@ pub(crate) fn integer(
     let mapped_clock = match get(attrs, "map") {
         None => None,
         Some(a) => match &a.value {
+            // The clock must be declared before (babeltrace2 refuses otherwise).
             Value::Path(p) if p.len() == 3 && p[0] == "clock" && p[2] == "value" => {
+                if !clocks.iter().any(|c| c.name == p[1]) {
+                    return Err(a.invalid("no clock of this name declared before"));
+                }
                 Some(p[1].clone())
             }
             _ => return Err(a.invalid("expected clock.NAME.value")),

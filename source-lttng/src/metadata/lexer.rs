@@ -251,7 +251,8 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token<'_>>, MetadataError> {
         line: 1,
         line_start: 0,
     };
-    let mut out = Vec::new();
+    // About one token per 3 bytes of TSDL; the hint is capped, not input-driven.
+    let mut out = Vec::with_capacity((text.len() / 3).min(1 << 18));
     loop {
         lx.skip()?;
         let Some(c) = lx.peek(0) else { break };
@@ -276,11 +277,14 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token<'_>>, MetadataError> {
             lx.i += 1;
             Tok::Punct("-")
         } else {
-            let rest = &lx.s[lx.i..];
-            let p = PUNCTS
-                .iter()
-                .find(|p| rest.starts_with(p.as_bytes()))
-                .ok_or_else(|| lx.err(lx.i, format!("invalid character {:?}", c as char)))?;
+            let p = match (c, lx.peek(1), lx.peek(2)) {
+                (b'.', Some(b'.'), Some(b'.')) => "...",
+                (b':', Some(b'='), _) => ":=",
+                _ => PUNCTS
+                    .iter()
+                    .find(|p| p.len() == 1 && p.as_bytes()[0] == c)
+                    .ok_or_else(|| lx.err(lx.i, format!("invalid character {:?}", c as char)))?,
+            };
             lx.i += p.len();
             Tok::Punct(p)
         };

@@ -60,3 +60,35 @@ pub fn parse_metadata(text: &str) -> Result<TraceClass, MetadataError> {
     let parsed = parser::Parser::new(&tokens).parse()?;
     resolve::resolve(parsed)
 }
+
+#[cfg(test)]
+mod phase_timing {
+    #[test]
+    #[ignore = "timing"]
+    fn phases() {
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/data/kernel-metadata/lttng-modules-2.10.metadata"
+        ))
+        .unwrap();
+        let text = super::metadata_text(&bytes).unwrap();
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let toks = super::lexer::tokenize(&text).unwrap();
+            let t1 = t.elapsed();
+            let parsed = super::parser::Parser::new(&toks).parse().unwrap();
+            let t2 = t.elapsed();
+            let tc = super::resolve::resolve(parsed).unwrap();
+            let t3 = t.elapsed();
+            drop(tc);
+            drop(toks);
+            let t4 = t.elapsed();
+            eprintln!(
+                "lex {t1:?} parse {:?} resolve {:?} drop {:?}",
+                t2 - t1,
+                t3 - t2,
+                t4 - t3
+            );
+        }
+    }
+}

@@ -8,10 +8,13 @@
 //!   enclosing one, then in the roots of the previous dynamic scopes, last
 //!   one first.
 //!
-//! A path cannot go down through an array or sequence (it would not name one
-//! value); a variant or sequence inside an array element may refer to a
-//! field of the same element: arrays on the way from the scope root to the
-//! source add no index to the path.
+//! Arrays and sequences on the way (to the target, or from the scope root to
+//! the variant/sequence) add no index: a path through them means the field
+//! in the element decoded last, which is what babeltrace2 reads.
+//!
+//! One deliberate difference: babeltrace2 2.0.4 looks a relative path up in
+//! the current scope only, while we then also try the previous scopes (CTF
+//! 1.8.3 §7.3.2 and babeltrace 1 do); this accepts more, never less.
 
 use super::error::{MetadataError, Pos};
 use super::model::{
@@ -58,7 +61,11 @@ struct Resolver<'a> {
 fn walk<'a>(mut ty: &'a Ty, tokens: &[&str], limit: Option<usize>) -> Option<(Vec<usize>, &'a Ty)> {
     let mut idxs = Vec::with_capacity(tokens.len());
     for (k, tok) in tokens.iter().enumerate() {
-        // A path through an array or sequence would not name one value.
+        // Through an array or sequence the path names the field of the last
+        // element decoded (babeltrace2 accepts this); no index is added.
+        while let Ty::Array { element, .. } | Ty::Sequence { element, .. } = ty {
+            ty = element;
+        }
         let members = ty.members()?;
         let idx = members.iter().position(|(n, _)| n == tok)?;
         if k == 0 && limit.is_some_and(|l| idx > l) {
@@ -304,7 +311,17 @@ pub(crate) fn resolve(p: Parsed) -> Result<TraceClass, MetadataError> {
         });
     }
     let mut streams: Vec<StreamClass> = Vec::with_capacity(p.streams.len() + 1);
+    let header_has_stream_id = matches!(header, Some(Ty::Struct { fields, .. })
+        if fields.iter().any(|(n, _)| n == "stream_id"));
     for s in &p.streams {
+        if s.id.is_some() && !header_has_stream_id {
+            // The id could never be read from a packet (babeltrace2 refuses too).
+            return Err(MetadataError::Semantic {
+                pos: s.pos,
+                what: "stream has an `id` but the trace packet header has no `stream_id` field"
+                    .into(),
+            });
+        }
         let id = s.id.unwrap_or(0);
         if streams.iter().any(|x| x.id == id) {
             return Err(MetadataError::Duplicate {

@@ -4,7 +4,7 @@
 use super::{EventDecl, Parser, StreamDecl, TraceDecl};
 use crate::metadata::attrs::{Attr, Value};
 use crate::metadata::error::{MetadataError, Pos};
-use crate::metadata::model::{ByteOrder, ClockClass, EnvValue};
+use crate::metadata::model::{ClockClass, EnvValue};
 
 impl Parser<'_> {
     fn warn_unknown(&mut self, block: &str, name: &str, pos: Pos) {
@@ -36,24 +36,7 @@ impl Parser<'_> {
                 ("major", Ok(v)) => major = Some((a(v).uint()?, pos)),
                 ("minor", Ok(v)) => minor = Some((a(v).uint()?, pos)),
                 ("uuid", Ok(v)) => t.uuid = Some(a(v).uuid()?),
-                ("byte_order", Ok(v)) => {
-                    let at = a(v);
-                    t.byte_order =
-                        Some(
-                            at.byte_order(ByteOrder::Little)
-                                .and_then(|o| match at.value {
-                                    Value::Path(ref w) if w[0] == "native" => {
-                                        Err(MetadataError::InvalidAttribute {
-                                            pos,
-                                            name: name.to_string(),
-                                            value: "native (the trace byte order cannot be native)"
-                                                .into(),
-                                        })
-                                    }
-                                    _ => Ok(o),
-                                })?,
-                        )
-                }
+                ("byte_order", Ok(v)) => t.byte_order = Some(a(v).trace_byte_order()?),
                 ("packet.header", Err(ty)) => t.packet_header = Some(ty),
                 _ => p.warn_unknown("trace", &name, pos),
             }

@@ -36,6 +36,7 @@ impl<'t> Parser<'t> {
                     &a,
                     pos,
                     native,
+                    &self.out.clocks,
                     &mut self.out.warnings,
                 )?)))
             }

@@ -1,0 +1,164 @@
+//! `trawl cat`: decode traces and print their events.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use trawl_core::{Message, Source};
+use trawl_source_lttng::format::{DiscardedNotice, JsonFormatter, PrettyFormatter, trace_name};
+use trawl_source_lttng::trace_dir::{
+    EventMerger, LossNotice, MergedItem, Trace, TraceDirSourceBuilder, open_traces,
+};
+
+/// Arguments of `trawl cat`.
+#[derive(Debug, Args)]
+pub struct CatArgs {
+    /// Trace directories, or directories holding traces at any depth.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// How `trawl cat` prints events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// babeltrace2's default text format, one line per event.
+    Text,
+    /// One JSON object per line per event (envelope columns, then fields).
+    Json,
+    /// Decode into Arrow batches only; print counts to stderr.
+    None,
+}
+
+pub(super) fn run(args: CatArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    match args.format {
+        OutputFormat::None => count(args.inputs),
+        format => print(args.inputs, format),
+    }
+}
+
+/// Event-by-event merge across every stream, printed as text or JSON.
+fn print(inputs: Vec<PathBuf>, format: OutputFormat) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let mut merger = EventMerger::new(open_traces(&inputs)?)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut pretty = PrettyFormatter::new();
+    let mut json = JsonFormatter::new();
+    let mut line = Vec::with_capacity(1024);
+    let mut failed = false;
+    while let Some(item) = merger.next()? {
+        line.clear();
+        match item {
+            MergedItem::Event(ev) => {
+                let class = ev.trace.class();
+                match format {
+                    OutputFormat::Json => json.write_event(&mut line, class, ev.batch, ev.row)?,
+                    _ => pretty.write_event(
+                        &mut line,
+                        class,
+                        ev.stream_class_id,
+                        ev.event_class_id,
+                        ev.batch,
+                        ev.row,
+                    )?,
+                }
+                out.write_all(&line)?;
+            }
+            MergedItem::Loss(loss) => {
+                // babeltrace2 writes these notices to stderr.
+                let note = loss_notices(&mut pretty, merger.traces(), &loss);
+                out.flush()?;
+                std::io::stderr().write_all(&note)?;
+            }
+            MergedItem::Error(e) => {
+                failed = true;
+                out.flush()?;
+                eprintln!("trawl: error: {e}");
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// babeltrace2's notices for one packet's losses: discarded events (from the
+/// previous packet's end to this one's end), then discarded packets (from the
+/// previous packet's end to this one's beginning).
+fn loss_notices(pretty: &mut PrettyFormatter, traces: &[Trace], loss: &LossNotice) -> Vec<u8> {
+    let trace = &traces[loss.trace];
+    let name = trace_name(trace.class(), &trace.relative);
+    let path = std::path::absolute(&loss.stream).unwrap_or_else(|_| loss.stream.clone());
+    let path = path.to_string_lossy();
+    let mut notice = DiscardedNotice {
+        trace_name: &name,
+        trace_uuid: trace.class().uuid,
+        stream_path: &path,
+        stream_class_id: loss.stream_class_id,
+        stream_id: Some(loss.stream_id),
+        count: None,
+        range: None,
+    };
+    let mut out = Vec::new();
+    if loss.events_discarded > 0 {
+        notice.count = Some(loss.events_discarded);
+        notice.range = loss.prev_end.or(loss.begin).zip(loss.end);
+        pretty.write_discarded_events(&mut out, &notice);
+    }
+    if loss.packets_lost > 0 {
+        notice.count = Some(loss.packets_lost);
+        notice.range = loss.prev_end.zip(loss.begin);
+        pretty.write_discarded_packets(&mut out, &notice);
+    }
+    out
+}
+
+/// Decode into Arrow batches through the pipeline source; counts to stderr.
+fn count(inputs: Vec<PathBuf>) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let mut source = TraceDirSourceBuilder::new(inputs).build()?;
+    let live = std::io::stderr().is_terminal();
+    let mut last_report = Instant::now();
+    let (mut events, mut batches, mut discarded, mut lost_packets, mut watermarks) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut errors = 0usize;
+    while let Some(msg) = source.next_message()? {
+        match msg {
+            Message::Events(b) => {
+                events += b.batch.num_rows() as u64;
+                batches += 1;
+            }
+            Message::Loss(l) => {
+                discarded += l.events_discarded;
+                lost_packets += l.packets_lost;
+            }
+            Message::Watermark(_) => watermarks += 1,
+            Message::Containers(_) => {}
+        }
+        for e in source.take_errors() {
+            errors += 1;
+            eprintln!("trawl: error: {e}");
+        }
+        if live && last_report.elapsed() > Duration::from_millis(250) {
+            last_report = Instant::now();
+            eprint!("\r{events} events decoded ...");
+        }
+    }
+    for e in source.take_errors() {
+        errors += 1;
+        eprintln!("trawl: error: {e}");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    if live {
+        eprint!("\r");
+    }
+    eprintln!(
+        "{events} events in {batches} batches, {watermarks} watermarks; \
+         {discarded} events discarded, {lost_packets} packets lost; {errors} errors; \
+         {secs:.3} s ({:.0} events/s)",
+        events as f64 / secs.max(1e-9)
+    );
+    Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

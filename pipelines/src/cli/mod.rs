@@ -1,0 +1,49 @@
+//! Command-line interface: argument definitions and dispatch.
+
+mod cat;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use cat::{CatArgs, OutputFormat};
+
+/// trawl: container-aware performance analysis with LTTng.
+///
+/// Reads LTTng (CTF 1.8) traces, decodes them into typed Arrow tables and
+/// prints, converts or exports them. See DESIGN.md for the architecture.
+#[derive(Debug, Parser)]
+#[command(name = "trawl", version, about, long_about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the events of traces, merged by time, like `babeltrace2 TRACE...`.
+    ///
+    /// INPUT is a trace directory (one holding a `metadata` file) or any
+    /// directory above traces: an LTTng session output (`kernel/`,
+    /// `ust/uid/*/64-bit`, `ust/pid/*`), several sessions, or a relay
+    /// daemon's `HOST/SESSION` tree. Every trace found is read and all events
+    /// are merged by timestamp.
+    ///
+    /// The default text output is byte-identical to babeltrace2's default
+    /// (`sink.text.pretty`) output. Times print in the local time zone; set
+    /// TZ (e.g. TZ=UTC) to choose it.
+    ///
+    /// A packet that cannot be decoded is reported on stderr with the trace,
+    /// the stream file and the byte offset; its stream continues at the next
+    /// packet and trawl exits with status 1 at the end.
+    Cat(CatArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    match cli.command {
+        Command::Cat(args) => cat::run(args),
+    }
+}

@@ -1,1 +1,0 @@
-//! LTTng trace directories (filled by the trace-directory work).

@@ -1,0 +1,74 @@
+//! A stream file paired with its stream decoder: "decode the next packet".
+
+use std::path::Path;
+
+use super::stream::StreamFile;
+use crate::decode::{DecodeError, PacketInfo, StreamDecoder, TraceDecoder};
+
+/// Reads and decodes one stream file, one packet per call.
+pub(crate) struct StreamCursor {
+    pub file: StreamFile,
+    pub decoder: StreamDecoder,
+}
+
+impl StreamCursor {
+    pub(crate) fn open(
+        path: &Path,
+        trace: &TraceDecoder,
+        fallback_stream_id: u64,
+        whole_file: bool,
+    ) -> std::io::Result<Self> {
+        Ok(StreamCursor {
+            file: StreamFile::open(path, whole_file)?,
+            decoder: trace.new_stream(fallback_stream_id),
+        })
+    }
+
+    /// Whether every packet has been read.
+    pub(crate) fn at_end(&self) -> bool {
+        self.file.remaining() == 0
+    }
+
+    /// The stream file's name, for errors.
+    pub(crate) fn name(&self) -> String {
+        self.file
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Decodes the next packet into the stream decoder's builders. On error
+    /// the cursor has moved past the bad packet (or to the end of the file
+    /// when its size is unknown), so the caller can report and go on.
+    pub(crate) fn decode_next(
+        &mut self,
+        trace: &TraceDecoder,
+    ) -> std::io::Result<Option<Result<PacketInfo, DecodeError>>> {
+        if self.at_end() {
+            return Ok(None);
+        }
+        let mut want = self.file.wanted();
+        loop {
+            let pos = self.file.pos();
+            let data = self.file.window(want)?;
+            let offered = data.len() as u64;
+            match self.decoder.decode_packet(trace, data, pos) {
+                Ok(info) => {
+                    self.file.advance(info.packet_size);
+                    return Ok(Some(Ok(info)));
+                }
+                Err(e) => match e.needs_bytes() {
+                    // The packet is larger than the window: offer it whole.
+                    Some(need) if need > offered && need <= self.file.remaining() => {
+                        want = need;
+                    }
+                    _ => {
+                        self.file.seek_to(e.next_packet().unwrap_or(u64::MAX));
+                        return Ok(Some(Err(e)));
+                    }
+                },
+            }
+        }
+    }
+}
