@@ -162,6 +162,24 @@ impl DecodeError {
     }
 }
 
+impl DecodeError {
+    /// Byte offset in the stream where the next packet starts, when this
+    /// packet's size is known (resume there).
+    pub fn next_packet(&self) -> Option<u64> {
+        self.next_packet
+    }
+
+    /// When the packet is larger than the bytes given to `decode_packet`
+    /// (a window of a larger file): how many bytes from the packet start the
+    /// decoder needs. `None` for every other error.
+    pub fn needs_bytes(&self) -> Option<u64> {
+        match self.kind {
+            DecodeErrorKind::PacketBeyondData { packet_size, .. } => Some(packet_size.div_ceil(8)),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "at byte {}", self.offset)?;
