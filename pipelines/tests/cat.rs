@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn corpus(dir: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/ctf-traces").join(dir)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/ctf-traces")
+        .join(dir)
 }
 
 fn trawl(args: &[&str], input: &Path) -> Output {
@@ -19,7 +21,11 @@ fn trawl(args: &[&str], input: &Path) -> Output {
 }
 
 fn babeltrace2(input: &Path) -> Option<Output> {
-    Command::new("babeltrace2").arg(input).env("TZ", "UTC").output().ok()
+    Command::new("babeltrace2")
+        .arg(input)
+        .env("TZ", "UTC")
+        .output()
+        .ok()
 }
 
 fn dirs(of: &Path) -> Vec<PathBuf> {
@@ -41,7 +47,11 @@ const BABELTRACE_BUGS: &[(&str, &str)] = &[(
 )];
 
 fn oracle_missing() -> bool {
-    if Command::new("babeltrace2").arg("--version").output().is_err() {
+    if Command::new("babeltrace2")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("skipped: babeltrace2 is not installed (make test installs it)");
         return true;
     }
@@ -59,8 +69,15 @@ fn succeed_corpus_prints_like_babeltrace2() {
         let ours = trawl(&["cat"], &dir);
         if let Some((_, why)) = BABELTRACE_BUGS.iter().find(|(n, _)| *n == name) {
             let bt = babeltrace2(&dir).unwrap();
-            assert!(!bt.status.success(), "{name}: babeltrace2 no longer fails ({why}): compare again");
-            assert!(ours.status.success(), "{name}: {}", String::from_utf8_lossy(&ours.stderr));
+            assert!(
+                !bt.status.success(),
+                "{name}: babeltrace2 no longer fails ({why}): compare again"
+            );
+            assert!(
+                ours.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&ours.stderr)
+            );
             assert!(!ours.stdout.is_empty(), "{name}: no events");
             continue;
         }
@@ -69,7 +86,12 @@ fn succeed_corpus_prints_like_babeltrace2() {
             mismatches.push(describe(&name, &ours, &theirs));
         }
     }
-    assert!(mismatches.is_empty(), "{} traces differ:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} traces differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
 
 /// The first differing line, to make a failure readable.
@@ -88,7 +110,10 @@ fn describe(name: &str, ours: &Output, theirs: &Output) -> String {
         None => format!(
             "{name}: trawl {la} lines (exit {:?}), babeltrace2 {lb} lines; trawl stderr: {}",
             ours.status.code(),
-            String::from_utf8_lossy(&ours.stderr).lines().next().unwrap_or("")
+            String::from_utf8_lossy(&ours.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
         ),
     }
 }
@@ -110,7 +135,12 @@ fn lost_packets_are_reported_as_babeltrace2_reports_them() {
         let ours = trawl(&["cat"], &dir);
         let theirs = babeltrace2(&dir).unwrap();
         assert_eq!(ours.stdout, theirs.stdout, "{}", dir.display());
-        assert_eq!(warnings(&ours.stderr), warnings(&theirs.stderr), "{}", dir.display());
+        assert_eq!(
+            warnings(&ours.stderr),
+            warnings(&theirs.stderr),
+            "{}",
+            dir.display()
+        );
     }
 }
 
@@ -122,7 +152,13 @@ fn fail_corpus_is_refused_cleanly() {
         let name = dir.display();
         assert!(!out.status.success(), "{name}: accepted");
         assert!(!stderr.contains("panicked"), "{name}: panic: {stderr}");
-        assert!(stderr.contains("trawl: error:"), "{name}: no error line: {stderr}");
-        assert!(stderr.contains(dir.file_name().unwrap().to_str().unwrap()), "{name}: error does not name the trace: {stderr}");
+        assert!(
+            stderr.contains("trawl: error:"),
+            "{name}: no error line: {stderr}"
+        );
+        assert!(
+            stderr.contains(dir.file_name().unwrap().to_str().unwrap()),
+            "{name}: error does not name the trace: {stderr}"
+        );
     }
 }

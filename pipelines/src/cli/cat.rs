@@ -42,7 +42,10 @@ pub(super) fn run(args: CatArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
 }
 
 /// Event-by-event merge across every stream, printed as text or JSON.
-fn print(inputs: Vec<PathBuf>, format: OutputFormat) -> Result<ExitCode, Box<dyn std::error::Error>> {
+fn print(
+    inputs: Vec<PathBuf>,
+    format: OutputFormat,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut merger = EventMerger::new(open_traces(&inputs)?)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -82,7 +85,11 @@ fn print(inputs: Vec<PathBuf>, format: OutputFormat) -> Result<ExitCode, Box<dyn
         }
     }
     out.flush()?;
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// babeltrace2's notices for one packet's losses: discarded events (from the
@@ -122,7 +129,8 @@ fn count(inputs: Vec<PathBuf>) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut source = TraceDirSourceBuilder::new(inputs).build()?;
     let live = std::io::stderr().is_terminal();
     let mut last_report = Instant::now();
-    let (mut events, mut batches, mut discarded, mut lost_packets, mut watermarks) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut events, mut batches, mut discarded, mut lost_packets, mut watermarks) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut errors = 0usize;
     while let Some(msg) = source.next_message()? {
         match msg {
@@ -160,5 +168,9 @@ fn count(inputs: Vec<PathBuf>) -> Result<ExitCode, Box<dyn std::error::Error>> {
          {secs:.3} s ({:.0} events/s)",
         events as f64 / secs.max(1e-9)
     );
-    Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -58,7 +58,10 @@ fn parse_index(bytes: &[u8]) -> Result<Vec<IndexEntry>, String> {
         if size_bits % 8 != 0 || size_bits == 0 {
             return Err(format!("entry {i}: packet size {size_bits} bits"));
         }
-        entries.push(IndexEntry { offset, packet_size: size_bits / 8 });
+        entries.push(IndexEntry {
+            offset,
+            packet_size: size_bits / 8,
+        });
     }
     Ok(entries)
 }
@@ -85,7 +88,13 @@ mod tests {
     #[test]
     fn reads_v1_1_entries() {
         let got = parse_index(&index(&[(0, 4096 * 8), (4096, 8192 * 8)], 72)).unwrap();
-        assert_eq!(got[1], IndexEntry { offset: 4096, packet_size: 8192 });
+        assert_eq!(
+            got[1],
+            IndexEntry {
+                offset: 4096,
+                packet_size: 8192
+            }
+        );
     }
 
     #[test]
@@ -99,7 +108,10 @@ mod tests {
 
     #[test]
     fn corpus_index_matches_stream_size() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/ctf-traces/succeed/trace-with-index");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/data/ctf-traces/succeed/trace-with-index"
+        );
         let stream = Path::new(dir).join("ust_channel_0");
         let Some(entries) = read_index(&stream) else {
             eprintln!("skipped: {} not found", stream.display());

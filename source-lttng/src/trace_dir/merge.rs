@@ -114,7 +114,10 @@ impl EventMerger {
             let whole_file = !trace.packets_sized();
             for (i, path) in trace.streams.iter().enumerate() {
                 let stream = StreamCursor::open(path, &trace.decoder, i as u64, whole_file)
-                    .map_err(|source| TraceDirError::Io { path: path.clone(), source })?;
+                    .map_err(|source| TraceDirError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
                 let mut stream = stream;
                 stream.decoder.set_track_order(true);
                 cursors.push(Cursor {
@@ -222,11 +225,13 @@ impl EventMerger {
                     cur.events = events;
                     cur.next = 0;
                 }
-                Err(source) => self.notices.push_back(MergedItem::Error(TraceDirError::Decode {
-                    trace: self.traces[cur.trace].path.clone(),
-                    stream: cur.stream.name(),
-                    source,
-                })),
+                Err(source) => self
+                    .notices
+                    .push_back(MergedItem::Error(TraceDirError::Decode {
+                        trace: self.traces[cur.trace].path.clone(),
+                        stream: cur.stream.name(),
+                        source,
+                    })),
             }
             if let Some(e) = failed {
                 self.notices.push_back(MergedItem::Error(e));

@@ -89,13 +89,22 @@ pub struct Trace {
 impl Trace {
     /// Opens the trace in `dir` (which holds a `metadata` file).
     pub fn open(dir: &Path) -> Result<Trace, TraceDirError> {
-        let io = |source| TraceDirError::Io { path: dir.to_path_buf(), source };
+        let io = |source| TraceDirError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
         let bytes = std::fs::read(dir.join("metadata")).map_err(io)?;
-        let meta = |source| TraceDirError::Metadata { trace: dir.to_path_buf(), source };
+        let meta = |source| TraceDirError::Metadata {
+            trace: dir.to_path_buf(),
+            source,
+        };
         let text = metadata::metadata_text(&bytes).map_err(meta)?;
         let class = metadata::parse_metadata(&text).map_err(meta)?;
-        let decoder = TraceDecoder::new(Arc::new(class))
-            .map_err(|source| TraceDirError::Class { trace: dir.to_path_buf(), source })?;
+        let decoder =
+            TraceDecoder::new(Arc::new(class)).map_err(|source| TraceDirError::Class {
+                trace: dir.to_path_buf(),
+                source,
+            })?;
         let mut streams = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let entry = entry.map_err(io)?;
@@ -109,7 +118,12 @@ impl Trace {
             }
         }
         streams.sort();
-        Ok(Trace { path: dir.to_path_buf(), decoder, streams, relative: String::new() })
+        Ok(Trace {
+            path: dir.to_path_buf(),
+            decoder,
+            streams,
+            relative: String::new(),
+        })
     }
 
     /// The trace class.
@@ -149,7 +163,10 @@ pub fn find_traces(inputs: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, TraceD
 const MAX_DEPTH: usize = 16;
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>, depth: usize) -> Result<(), TraceDirError> {
-    let io = |source| TraceDirError::Io { path: dir.to_path_buf(), source };
+    let io = |source| TraceDirError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     let meta = std::fs::metadata(dir).map_err(io)?;
     if !meta.is_dir() || depth > MAX_DEPTH {
         return Ok(());

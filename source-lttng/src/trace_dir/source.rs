@@ -28,7 +28,10 @@ pub struct TraceDirSourceBuilder {
 impl TraceDirSourceBuilder {
     /// Reads every trace under `inputs`.
     pub fn new(inputs: Vec<PathBuf>) -> Self {
-        TraceDirSourceBuilder { inputs, batch_rows: DEFAULT_BATCH_ROWS }
+        TraceDirSourceBuilder {
+            inputs,
+            batch_rows: DEFAULT_BATCH_ROWS,
+        }
     }
 
     /// Rows held before emitting (default [`DEFAULT_BATCH_ROWS`]; at least 1).
@@ -45,8 +48,17 @@ impl TraceDirSourceBuilder {
             let whole_file = !trace.packets_sized();
             for (i, path) in trace.streams.iter().enumerate() {
                 let stream = StreamCursor::open(path, &trace.decoder, i as u64, whole_file)
-                    .map_err(|source| TraceDirError::Io { path: path.clone(), source })?;
-                cursors.push(SourceCursor { trace: t, stream, position: i64::MIN, stream_id: i as u64, cpu: None });
+                    .map_err(|source| TraceDirError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                cursors.push(SourceCursor {
+                    trace: t,
+                    stream,
+                    position: i64::MIN,
+                    stream_id: i as u64,
+                    cpu: None,
+                });
             }
         }
         let names = traces.iter().map(host_domain).collect();
@@ -116,10 +128,13 @@ impl TraceDirSource {
         let Some(i) = next else { return Ok(false) };
         let cur = &mut self.cursors[i];
         let trace = &self.traces[cur.trace];
-        let result = cur.stream.decode_next(&trace.decoder).map_err(|source| trawl_core::Error::Io {
-            context: format!("reading {}", cur.stream.file.path().display()),
-            source,
-        })?;
+        let result =
+            cur.stream
+                .decode_next(&trace.decoder)
+                .map_err(|source| trawl_core::Error::Io {
+                    context: format!("reading {}", cur.stream.file.path().display()),
+                    source,
+                })?;
         match result {
             None => {}
             Some(Ok(info)) => {
@@ -141,7 +156,11 @@ impl TraceDirSource {
                         to_ts: info.ts_end,
                     }));
                 }
-                cur.position = info.ts_end.or(info.ts_begin).unwrap_or(cur.position).max(cur.position);
+                cur.position = info
+                    .ts_end
+                    .or(info.ts_begin)
+                    .unwrap_or(cur.position)
+                    .max(cur.position);
                 self.pending_rows += info.events as usize;
             }
             Some(Err(source)) => {
@@ -183,7 +202,9 @@ impl TraceDirSource {
         // read, or the newest position when all are done.
         let mut marks: BTreeMap<(String, String), (Option<i64>, i64)> = BTreeMap::new();
         for cur in &self.cursors {
-            let entry = marks.entry(self.names[cur.trace].clone()).or_insert((None, i64::MIN));
+            let entry = marks
+                .entry(self.names[cur.trace].clone())
+                .or_insert((None, i64::MIN));
             if cur.stream.at_end() {
                 entry.1 = entry.1.max(cur.position);
             } else {
@@ -193,7 +214,8 @@ impl TraceDirSource {
         for ((host, domain), (active_min, done_max)) in marks {
             let ts = active_min.unwrap_or(done_max);
             if ts != i64::MIN {
-                self.out.push_back(Message::Watermark(Watermark { host, domain, ts }));
+                self.out
+                    .push_back(Message::Watermark(Watermark { host, domain, ts }));
             }
         }
     }
