@@ -89,7 +89,14 @@ pub(crate) struct VarOption {
 /// One instruction.
 #[derive(Debug, Clone)]
 pub(crate) enum Op {
+    /// Any integer (bit-level or big-endian path).
     Int(IntOp),
+    /// Fast paths: byte-aligned little-endian (or 8-bit) integers, one
+    /// dispatch per field.
+    Int8(IntOp),
+    Int16Le(IntOp),
+    Int32Le(IntOp),
+    Int64Le(IntOp),
     /// An enum: the container integer (its `col` is the `_value` column) and the label column.
     Enum {
         int: IntOp,
@@ -432,7 +439,7 @@ impl<'a> Compiler<'a> {
                     None => (NONE, ColOut::None),
                 };
                 let op = self.int_op(t, col, reg, reg2, auto, text)?;
-                self.emit(Op::Int(op), &path);
+                self.emit(int_fast(op), &path);
                 Ok(out)
             }
             FieldType::Enum(e) => {
@@ -475,7 +482,7 @@ impl<'a> Compiler<'a> {
                 };
                 let int = self.int_op(&e.container, value, reg, reg2, auto, text)?;
                 if label == NONE {
-                    self.emit(Op::Int(int), &path);
+                    self.emit(int_fast(int), &path);
                     return Ok(out);
                 }
                 self.emit(
@@ -789,6 +796,17 @@ pub(crate) fn collect_paths(ty: &FieldType, out: &mut Vec<FieldPath>) {
             collect_paths(&s.element, out);
         }
         _ => {}
+    }
+}
+
+/// The fastest op for an integer.
+fn int_fast(op: IntOp) -> Op {
+    match op.read {
+        IntRead::U8 => Op::Int8(op),
+        IntRead::Le16 => Op::Int16Le(op),
+        IntRead::Le32 => Op::Int32Le(op),
+        IntRead::Le64 => Op::Int64Le(op),
+        _ => Op::Int(op),
     }
 }
 
