@@ -271,7 +271,52 @@ fn failing_traces_give_errors() {
 fn fuzz_metadata_and_regressions() {
     let text = include_str!("../../fuzz/fuzz_targets/packet.tsdl");
     let dec = TraceDecoder::new(Arc::new(parse_metadata(text).unwrap())).unwrap();
+    let seed = fuzz_seed();
+    {
+        // The seed decodes whole: 3 events in packet 1, 1 in packet 2 (seq 0 then 3: 2 lost).
+        let mut s = dec.new_stream(0);
+        let p1 = s.decode_packet(&dec, &seed, 0).unwrap();
+        assert_eq!(p1.events, 3);
+        let p2 = s
+            .decode_packet(&dec, &seed[p1.packet_size as usize..], p1.packet_size)
+            .unwrap();
+        assert_eq!(
+            (p2.events, p2.packets_lost, p2.events_discarded),
+            (1, 2, Some(250))
+        );
+        let ev = s.take(&dec).unwrap();
+        let all = &ev.batches[0];
+        assert_eq!(all.num_rows(), 2);
+        let names: Vec<_> = all
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(
+            names[6..],
+            [
+                "extra",
+                "vtid",
+                "procname",
+                "a",
+                "b",
+                "be",
+                "bebits",
+                "n",
+                "seq",
+                "tag",
+                "tag_value",
+                "var",
+                "f",
+                "d",
+                "nested",
+                "late"
+            ]
+        );
+    }
     let inputs: &[&[u8]] = &[
+        &seed,
         // An empty stream.
         b"",
         // A packet header cut after the magic.
@@ -446,4 +491,65 @@ fn timestamps_match_babeltrace2() {
         }
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// Two packets for the fuzz metadata (`fuzz/fuzz_targets/packet.tsdl`): the
+/// fuzzing seed (`cargo test -p trawl-source-lttng --test decode -- --ignored
+/// write_fuzz_seed` writes it to fuzz/corpus/packet/seed).
+fn fuzz_seed() -> Vec<u8> {
+    use trawl_source_lttng::decode::testing::Asm;
+    use trawl_source_lttng::metadata::ByteOrder;
+    const UUID: [u8; 16] = [
+        0x2a, 0x64, 0x22, 0xd0, 0x6c, 0xee, 0x11, 0xe0, 0x8c, 0x08, 0xcb, 0x07, 0xd7, 0xb3, 0xa5,
+        0x64,
+    ];
+    let header = |a: &mut Asm, ts: u32, id: u64| {
+        a.int(5, id); // id (5-bit)
+        a.int(27, u64::from(ts)); // v.compact.timestamp (27-bit)
+        a.u32(42); // vtid
+        a.bytes(b"ab\0\0"); // procname[4]
+    };
+    let packet = |seq: u8, disc: u8, events: &dyn Fn(&mut Asm)| {
+        let mut a = Asm::new(ByteOrder::Little);
+        a.u32(0xC1FC_1FC1).bytes(&UUID).u8(0); // magic, uuid, stream_id
+        a.u64(1000).u64(2000); // timestamp_begin, timestamp_end (byte-aligned)
+        a.int(16, 0).int(16, 0); // content_size, packet_size (patched below)
+        a.u8(seq).u8(disc).u8(1).u8(9); // packet_seq_num, events_discarded, cpu_id, extra
+        events(&mut a);
+        let content = a.bit_pos() as u16;
+        let mut v = a.finish();
+        let bits = (v.len() as u16) * 8;
+        v[37..39].copy_from_slice(&content.to_le_bytes()); // content_size (exact bits)
+        v[39..41].copy_from_slice(&bits.to_le_bytes()); // packet_size
+        v
+    };
+    let all = |a: &mut Asm, ts: u32| {
+        header(a, ts, 0);
+        a.int(3, 5).int(11, 0x7fd); // a = 5, b = -3 (bitfields)
+        a.align(8).int_bo(16, 0x1234, ByteOrder::Big); // be
+        a.int_bo(12, 0xabc, ByteOrder::Big); // bebits
+        a.u8(2).u16(0xffff).u16(7); // n, seq = [-1, 7]
+        a.u8(0).string("hi"); // tag = A, var.A
+        a.f32(1.5); // f
+        a.align(8).int_bo(64, 2.5f64.to_bits(), ByteOrder::Big); // d (big-endian)
+        a.u8(1).u8(2).u8(3); // nested.e, nested.arr
+        a.u8(2).bytes(b"xy").u8(7).u8(8); // nested.len, txt, items
+        a.int(27, u64::from(ts) + 5); // late (27-bit clock)
+    };
+    let mut out = packet(0, 0, &|a| {
+        header(a, 1010, 1); // empty
+        all(a, 1015);
+        a.align(8);
+        header(a, 1030, 1); // empty
+    });
+    out.extend(packet(3, 250, &|a| all(a, 1100)));
+    out
+}
+
+#[test]
+#[ignore = "writes the fuzz seed file"]
+fn write_fuzz_seed() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/packet");
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(format!("{dir}/seed"), fuzz_seed()).unwrap();
 }
