@@ -152,7 +152,7 @@ impl StreamDecoder {
     ) -> DecodeError {
         DecodeError {
             offset: stream_offset + offset_bits / 8,
-            path: path.to_string(),
+            path: Arc::from(path),
             kind,
             next_packet: next,
         }
@@ -229,6 +229,10 @@ impl StreamDecoder {
                 ));
             };
             let Some(cp) = sp.classes.get(ci) else { break };
+            // The event's time is the clock after its header: babeltrace2
+            // keeps it even when a clock-mapped context or payload field
+            // moves the stream clock later on.
+            let ts = conv.map_or(0, |c| c.to_ns(self.st.clock));
             let rows = rows_of(&mut self.rows, pk.sc, ci, sp);
             let n = rows.ts.len();
             let st = &mut self.st;
@@ -246,7 +250,7 @@ impl StreamDecoder {
                 if r.pos() == start {
                     return Err(DecodeError {
                         offset: stream_offset + start / 8,
-                        path: String::new(),
+                        path: Arc::from(""),
                         kind: DecodeErrorKind::ZeroSizeEvent { id },
                         next_packet: next,
                     });
@@ -259,7 +263,6 @@ impl StreamDecoder {
                 }
                 return Err(e);
             }
-            let ts = conv.map_or(0, |c| c.to_ns(self.st.clock));
             first_ts.get_or_insert(ts);
             last_ts = Some(ts);
             rows.ts.push(ts);
@@ -352,17 +355,13 @@ impl StreamDecoder {
             }
         }
         let uuid_mismatch = dec.hspec.uuid && dec.trace().uuid.is_some_and(|u| u != self.st.uuid);
-        if uuid_mismatch
-            && dec.strict_uuid
-            && let Some(expected) = dec.trace().uuid
-        {
+        if uuid_mismatch && dec.strict_uuid {
             return Err(self.err(
-                4,
+                32,
                 stream_offset,
                 "packet header field `uuid`",
                 DecodeErrorKind::UuidMismatch {
                     found: self.st.uuid,
-                    expected,
                 },
                 None,
             ));
@@ -507,7 +506,7 @@ impl StreamDecoder {
                 };
                 let batch = finish_batch(cp, rows).map_err(|kind| DecodeError {
                     offset: 0,
-                    path: String::new(),
+                    path: Arc::from(""),
                     kind,
                     next_packet: None,
                 })?;
@@ -564,7 +563,7 @@ fn run_plan(
 ) -> Result<(), DecodeError> {
     run(&plan.ops, r, st, cols).map_err(|(at, kind)| DecodeError {
         offset: stream_offset + r.pos() / 8,
-        path: plan.paths.get(at).map_or("", |p| p).to_string(),
+        path: plan.paths.get(at).cloned().unwrap_or_else(|| Arc::from("")),
         kind,
         next_packet: next,
     })
