@@ -151,7 +151,7 @@ impl StreamDecoder {
         next: Option<u64>,
     ) -> DecodeError {
         DecodeError {
-            offset: stream_offset + offset_bits / 8,
+            offset: stream_offset.saturating_add(offset_bits / 8),
             path: Arc::from(path),
             kind,
             next_packet: next,
@@ -181,7 +181,7 @@ impl StreamDecoder {
                 None,
             )
         })?;
-        let next = Some(stream_offset + pk.packet_bits / 8);
+        let next = Some(stream_offset.saturating_add(pk.packet_bits / 8));
         let reg = |st: &ExecState, i: u16| st.regs.get(i as usize).copied().unwrap_or(0);
         let present = |i: u16| sp.pspec.present.get(i as usize).copied().unwrap_or(false);
         let conv = sp.clock;
@@ -249,7 +249,7 @@ impl StreamDecoder {
                 run_plan(&cp.plan, &mut r, st, &mut rows.cols, stream_offset, next)?;
                 if r.pos() == start {
                     return Err(DecodeError {
-                        offset: stream_offset + start / 8,
+                        offset: stream_offset.saturating_add(start / 8),
                         path: Arc::from(""),
                         kind: DecodeErrorKind::ZeroSizeEvent { id },
                         next_packet: next,
@@ -449,7 +449,7 @@ impl StreamDecoder {
                 None,
             ));
         }
-        let next = (packet_bits > 0).then_some(stream_offset + packet_bits / 8);
+        let next = (packet_bits > 0).then_some(stream_offset.saturating_add(packet_bits / 8));
         if content_bits > packet_bits {
             return Err(self.err(
                 0,
@@ -562,7 +562,7 @@ fn run_plan(
     next: Option<u64>,
 ) -> Result<(), DecodeError> {
     run(&plan.ops, r, st, cols).map_err(|(at, kind)| DecodeError {
-        offset: stream_offset + r.pos() / 8,
+        offset: stream_offset.saturating_add(r.pos() / 8),
         path: plan.paths.get(at).cloned().unwrap_or_else(|| Arc::from("")),
         kind,
         next_packet: next,
