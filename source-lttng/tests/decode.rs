@@ -553,3 +553,53 @@ fn write_fuzz_seed() {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(format!("{dir}/seed"), fuzz_seed()).unwrap();
 }
+
+/// The whole LTTng 2.10 kernel metadata (about 1,400 event classes) compiles,
+/// and every class gets a schema that starts with the envelope.
+#[test]
+fn kernel_metadata_compiles() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/kernel-metadata/lttng-modules-2.10.metadata"
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let tc = parse_metadata(&metadata_text(&bytes).unwrap()).unwrap();
+    let classes: Vec<(u64, u64)> = tc
+        .streams
+        .iter()
+        .flat_map(|s| s.events.iter().map(move |e| (s.id, e.id)))
+        .collect();
+    assert!(classes.len() > 1000);
+    let t = std::time::Instant::now();
+    let dec = TraceDecoder::new(Arc::new(tc)).unwrap();
+    eprintln!("compiled {} classes in {:?}", classes.len(), t.elapsed());
+    for (s, e) in classes {
+        let schema = dec.schema(s, e).unwrap();
+        assert_eq!(schema.field(0).name(), "ts");
+    }
+    let sched = dec.trace().streams[0]
+        .events
+        .iter()
+        .find(|e| e.name == "sched_switch")
+        .unwrap();
+    let names: Vec<_> = dec
+        .schema(0, sched.id)
+        .unwrap()
+        .fields()
+        .iter()
+        .skip(6)
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "prev_comm",
+            "prev_tid",
+            "prev_prio",
+            "prev_state",
+            "next_comm",
+            "next_tid",
+            "next_prio"
+        ]
+    );
+}
