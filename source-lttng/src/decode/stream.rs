@@ -42,7 +42,9 @@ pub struct PacketInfo {
     /// that is later: the lttng "event after packet" quirk).
     pub ts_end: Option<i64>,
     /// Events the tracer discarded since the previous packet of this stream
-    /// (first packet: the counter itself, as babeltrace2 reports it).
+    /// (the `events_discarded` counter's delta, modulo its bit width). First
+    /// packet of the stream: the counter itself; babeltrace2 then reports
+    /// "may have discarded events" without a count when it is not 0.
     pub events_discarded: Option<u64>,
     /// `packet_seq_num`, if any.
     pub packet_seq_num: Option<u64>,
