@@ -73,12 +73,16 @@ fn succeed_corpus_prints_like_babeltrace2() {
                 !bt.status.success(),
                 "{name}: babeltrace2 no longer fails ({why}): compare again"
             );
+            // Its only stream file is empty: nothing to print, nothing wrong.
             assert!(
                 ours.status.success(),
                 "{name}: {}",
                 String::from_utf8_lossy(&ours.stderr)
             );
-            assert!(!ours.stdout.is_empty(), "{name}: no events");
+            assert!(
+                ours.stdout.is_empty(),
+                "{name}: events from an empty stream"
+            );
             continue;
         }
         let theirs = babeltrace2(&dir).unwrap();
@@ -160,5 +164,169 @@ fn fail_corpus_is_refused_cleanly() {
             stderr.contains(dir.file_name().unwrap().to_str().unwrap()),
             "{name}: error does not name the trace: {stderr}"
         );
+    }
+}
+
+mod real_traces {
+    //! Real lttng-ust traces recorded by the test: per-UID and per-PID
+    //! buffers, every namespace context, several short-lived processes.
+
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::{babeltrace2, describe, oracle_missing, trawl, warnings};
+    use crate::common::lttng::{ALL_CONTEXTS, Buffers, LttngDaemon};
+    use crate::common::lttng_or_skip;
+
+    const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+    /// Records a shell running several programs, each a traced process.
+    fn record(daemon: &LttngDaemon, name: &str, buffers: Buffers) -> std::path::PathBuf {
+        let session = daemon
+            .session(name)
+            .buffers(buffers)
+            .contexts(ALL_CONTEXTS)
+            .create()
+            .expect("create session");
+        session.start().expect("start");
+        let script = "ls -l /usr/share/doc >/dev/null; true; date >/dev/null; ls / >/dev/null";
+        session
+            .run_traced(Path::new("/bin/sh"), &["-c", script], RUN_TIMEOUT)
+            .expect("traced program");
+        session.stop().expect("stop");
+        session.destroy().expect("destroy")
+    }
+
+    fn assert_same_as_babeltrace2(trace: &Path) {
+        let ours = trawl(&["cat"], trace);
+        let theirs = babeltrace2(trace).expect("babeltrace2");
+        assert!(
+            theirs.status.success(),
+            "babeltrace2 failed on {}",
+            trace.display()
+        );
+        let lines = theirs.stdout.iter().filter(|&&b| b == b'\n').count();
+        assert!(
+            lines > 100,
+            "only {lines} events recorded in {}",
+            trace.display()
+        );
+        assert!(
+            ours.stdout == theirs.stdout,
+            "{}",
+            describe(&trace.display().to_string(), &ours, &theirs)
+        );
+        assert_eq!(warnings(&ours.stderr), warnings(&theirs.stderr));
+        assert!(
+            ours.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+    }
+
+    #[test]
+    fn per_uid_buffers_print_like_babeltrace2() {
+        let Some(daemon) = lttng_or_skip() else {
+            return;
+        };
+        if oracle_missing() {
+            return;
+        }
+        let trace = record(&daemon, "catuid", Buffers::PerUid);
+        assert!(trace.join("ust/uid").is_dir(), "{}", trace.display());
+        assert_same_as_babeltrace2(&trace);
+    }
+
+    #[test]
+    fn per_pid_buffers_print_like_babeltrace2() {
+        let Some(daemon) = lttng_or_skip() else {
+            return;
+        };
+        if oracle_missing() {
+            return;
+        }
+        let trace = record(&daemon, "catpid", Buffers::PerPid);
+        let pids = std::fs::read_dir(trace.join("ust/pid"))
+            .expect("per-PID layout")
+            .count();
+        assert!(
+            pids >= 4,
+            "{pids} per-PID traces: the shell and its children"
+        );
+        assert_same_as_babeltrace2(&trace);
+    }
+}
+
+/// `--format json` and `--format none` see the same events as the text output.
+#[test]
+fn json_and_none_formats_count_every_event() {
+    for name in [
+        "multi-domains",
+        "session-rotation",
+        "sequence",
+        "meta-variant-one-underscore",
+    ] {
+        let dir = corpus("succeed").join(name);
+        let text = trawl(&["cat"], &dir);
+        let events = text.stdout.iter().filter(|&&b| b == b'\n').count();
+        assert!(events > 0, "{name}");
+
+        let json = trawl(&["cat", "--format", "json"], &dir);
+        assert!(
+            json.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&json.stderr)
+        );
+        let lines: Vec<serde_json::Value> = String::from_utf8(json.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: {e}: {l}")))
+            .collect();
+        assert_eq!(lines.len(), events, "{name}");
+        assert!(
+            lines
+                .iter()
+                .all(|v| v["event"].is_string() && v.get("stream_id").is_some())
+        );
+
+        let none = trawl(&["cat", "--format", "none"], &dir);
+        assert!(none.status.success(), "{name}");
+        assert!(
+            none.stdout.is_empty(),
+            "{name}: --format none printed events"
+        );
+        let summary = String::from_utf8_lossy(&none.stderr);
+        assert!(
+            summary.starts_with(&format!("{events} events ")),
+            "{name}: {summary}"
+        );
+    }
+}
+
+/// Times print in the local time zone, as babeltrace2 prints them.
+#[test]
+fn times_follow_the_local_time_zone() {
+    if oracle_missing() {
+        return;
+    }
+    for tz in ["America/Montreal", "Asia/Kolkata"] {
+        for name in ["wk-heartbeat-u", "multi-domains"] {
+            let dir = corpus("succeed").join(name);
+            let run = |program: &str, args: &[&str]| {
+                Command::new(program)
+                    .args(args)
+                    .arg(&dir)
+                    .env("TZ", tz)
+                    .output()
+                    .unwrap()
+            };
+            let ours = run(env!("CARGO_BIN_EXE_trawl"), &["cat"]);
+            let theirs = run("babeltrace2", &[]);
+            assert!(
+                ours.stdout == theirs.stdout,
+                "{}",
+                describe(&format!("{name} in {tz}"), &ours, &theirs)
+            );
+        }
     }
 }

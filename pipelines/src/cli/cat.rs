@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use trawl_core::{Message, Source};
 use trawl_source_lttng::format::{DiscardedNotice, JsonFormatter, PrettyFormatter, trace_name};
 use trawl_source_lttng::trace_dir::{
-    EventMerger, LossNotice, MergedItem, Trace, TraceDirSourceBuilder, open_traces,
+    EventMerger, LossKind, LossNotice, MergedItem, Trace, TraceDirSourceBuilder, open_traces,
 };
 
 /// Arguments of `trawl cat`.
@@ -49,7 +49,7 @@ fn print(
     let mut merger = EventMerger::new(open_traces(&inputs)?)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut pretty = PrettyFormatter::new();
+    let mut pretty = PrettyFormatter::new().local_time();
     let mut json = JsonFormatter::new();
     let mut line = Vec::with_capacity(1024);
     let mut failed = false;
@@ -70,10 +70,15 @@ fn print(
                     )?,
                 }
                 out.write_all(&line)?;
+                let warning = pretty.take_stderr();
+                if !warning.is_empty() {
+                    out.flush()?;
+                    std::io::stderr().write_all(&warning)?;
+                }
             }
             MergedItem::Loss(loss) => {
                 // babeltrace2 writes these notices to stderr.
-                let note = loss_notices(&mut pretty, merger.traces(), &loss);
+                let note = loss_notice(&mut pretty, merger.traces(), &loss);
                 out.flush()?;
                 std::io::stderr().write_all(&note)?;
             }
@@ -92,33 +97,43 @@ fn print(
     })
 }
 
-/// babeltrace2's notices for one packet's losses: discarded events (from the
-/// previous packet's end to this one's end), then discarded packets (from the
-/// previous packet's end to this one's beginning).
-fn loss_notices(pretty: &mut PrettyFormatter, traces: &[Trace], loss: &LossNotice) -> Vec<u8> {
+/// babeltrace2's notice of a loss.
+fn loss_notice(pretty: &mut PrettyFormatter, traces: &[Trace], loss: &LossNotice) -> Vec<u8> {
     let trace = &traces[loss.trace];
     let name = trace_name(trace.class(), &trace.relative);
-    let path = std::path::absolute(&loss.stream).unwrap_or_else(|_| loss.stream.clone());
+    let path = absolute_lexical(&loss.stream);
     let path = path.to_string_lossy();
-    let mut notice = DiscardedNotice {
+    let notice = DiscardedNotice {
         trace_name: &name,
         trace_uuid: trace.class().uuid,
         stream_path: &path,
         stream_class_id: loss.stream_class_id,
         stream_id: Some(loss.stream_id),
-        count: None,
-        range: None,
+        count: Some(loss.count),
+        range: loss.range,
     };
     let mut out = Vec::new();
-    if loss.events_discarded > 0 {
-        notice.count = Some(loss.events_discarded);
-        notice.range = loss.prev_end.or(loss.begin).zip(loss.end);
-        pretty.write_discarded_events(&mut out, &notice);
+    match loss.kind {
+        LossKind::DiscardedEvents => pretty.write_discarded_events(&mut out, &notice),
+        LossKind::LostPackets => pretty.write_discarded_packets(&mut out, &notice),
     }
-    if loss.packets_lost > 0 {
-        notice.count = Some(loss.packets_lost);
-        notice.range = loss.prev_end.zip(loss.begin);
-        pretty.write_discarded_packets(&mut out, &notice);
+    out
+}
+
+/// The absolute form of `path` with `.` and `..` folded away without
+/// resolving symlinks, as babeltrace2 names stream files.
+fn absolute_lexical(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
     }
     out
 }

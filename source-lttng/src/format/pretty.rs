@@ -7,9 +7,9 @@
 //! [19:32:00.714198479] (+?.?????????) line-endings lttng_ust_tracef:event: { cpu_id = 0 }, { _msg_length = 3, msg = "One" }
 //! ```
 //!
-//! - `[HH:MM:SS.nnnnnnnnn] ` — the event's clock value as time of day
-//!   (babeltrace2 uses local time: we print UTC, i.e. what `TZ=UTC
-//!   babeltrace2` prints); no date. Only when the stream class has a default
+//! - `[HH:MM:SS.nnnnnnnnn] ` — the event's clock value as time of day, in
+//!   UTC by default or in the local time zone (`TZ`) with
+//!   [`PrettyFormatter::local_time`], as babeltrace2 prints it; no date. Only when the stream class has a default
 //!   clock (see `layout::has_clock`); otherwise the line starts at the host
 //!   part, with no `[...] (...)` at all.
 //! - `(+S.nnnnnnnnn) ` — time since the previous printed timestamp, over all
@@ -65,12 +65,50 @@ pub struct PrettyFormatter {
     negative_warned: bool,
     stderr: Vec<u8>,
     layouts: HashMap<(usize, u64, u64), (SchemaRef, Arc<EventLayout>)>,
+    /// Local time instead of UTC, with the last UTC offset looked up.
+    local: Option<OffsetCache>,
+}
+
+/// The local UTC offset of the last quarter hour looked up: zone changes
+/// fall on quarter hours, and events come in time order, so one lookup
+/// serves millions of events.
+#[derive(Debug, Clone, Copy)]
+struct OffsetCache {
+    quarter: i64,
+    offset_s: i64,
+}
+
+impl OffsetCache {
+    const QUARTER_S: i64 = 900;
+
+    fn offset(&mut self, secs: i64) -> i64 {
+        let quarter = secs.div_euclid(Self::QUARTER_S);
+        if quarter != self.quarter {
+            use chrono::{Local, Offset, TimeZone};
+            self.quarter = quarter;
+            self.offset_s = Local
+                .timestamp_opt(quarter * Self::QUARTER_S, 0)
+                .earliest()
+                .map_or(0, |t| i64::from(t.offset().fix().local_minus_utc()));
+        }
+        self.offset_s
+    }
 }
 
 impl PrettyFormatter {
     /// A formatter that has printed nothing yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Print times of day in the local time zone (the `TZ` environment
+    /// variable, else the system's), as babeltrace2 does, instead of UTC.
+    pub fn local_time(mut self) -> Self {
+        self.local = Some(OffsetCache {
+            quarter: i64::MIN,
+            offset_s: 0,
+        });
+        self
     }
 
     /// Text babeltrace2 would have written to stderr while printing events
@@ -238,7 +276,12 @@ impl PrettyFormatter {
             push_padded(out, nsec_abs, 9);
             return;
         }
-        let (h, m, s) = time_of_day(sec_abs);
+        let secs = match &mut self.local {
+            // Non-negative here, and an offset is at most a day.
+            Some(cache) => sec_abs.saturating_add_signed(cache.offset(ns / NS_PER_S)),
+            None => sec_abs,
+        };
+        let (h, m, s) = time_of_day(secs);
         push_padded(out, h, 2);
         out.push(b':');
         push_padded(out, m, 2);

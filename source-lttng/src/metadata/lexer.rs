@@ -137,7 +137,6 @@ impl Lexer<'_> {
         while self.peek(0).is_some_and(|c| c.is_ascii_alphanumeric()) {
             self.i += 1;
         }
-        let text = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
         let body = &self.s[digits_start..self.i];
         let suffix_len = body
             .iter()
@@ -145,9 +144,10 @@ impl Lexer<'_> {
             .take_while(|c| matches!(c, b'u' | b'U' | b'l' | b'L'))
             .count();
         let digits = &body[..body.len() - suffix_len];
+        // The text is only copied on error: literals are frequent.
         let bad = || MetadataError::IntegerLiteral {
             pos: self.pos_at(start),
-            text: text.clone(),
+            text: String::from_utf8_lossy(&self.s[start..self.i]).into_owned(),
         };
         if digits.is_empty() {
             return if radix == 8 {

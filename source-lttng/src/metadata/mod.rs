@@ -72,7 +72,9 @@ mod phase_timing {
         ))
         .unwrap();
         let text = super::metadata_text(&bytes).unwrap();
-        for _ in 0..3 {
+        // Minimum over runs: the machine is shared, minima are what the code costs.
+        let mut best = [std::time::Duration::MAX; 4];
+        for _ in 0..30 {
             let t = std::time::Instant::now();
             let toks = super::lexer::tokenize(&text).unwrap();
             let t1 = t.elapsed();
@@ -83,12 +85,13 @@ mod phase_timing {
             drop(tc);
             drop(toks);
             let t4 = t.elapsed();
-            eprintln!(
-                "lex {t1:?} parse {:?} resolve {:?} drop {:?}",
-                t2 - t1,
-                t3 - t2,
-                t4 - t3
-            );
+            for (b, d) in best.iter_mut().zip([t1, t2 - t1, t3 - t2, t4 - t3]) {
+                *b = (*b).min(d);
+            }
         }
+        eprintln!(
+            "lex {:?} parse {:?} resolve {:?} drop {:?}",
+            best[0], best[1], best[2], best[3]
+        );
     }
 }

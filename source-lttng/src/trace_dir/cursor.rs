@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::stream::StreamFile;
-use crate::decode::{DecodeError, PacketInfo, StreamDecoder, TraceDecoder};
+use crate::decode::{DecodeError, DecodeErrorKind, PacketInfo, StreamDecoder, TraceDecoder};
 
 /// Reads and decodes one stream file, one packet per call.
 pub(crate) struct StreamCursor {
@@ -58,13 +58,16 @@ impl StreamCursor {
                     self.file.advance(info.packet_size);
                     return Ok(Some(Ok(info)));
                 }
-                Err(e) => match e.needs_bytes() {
+                Err(e) => match e.kind {
                     // The packet is larger than the window: offer it whole.
-                    Some(need) if need > offered && need <= self.file.remaining() => {
-                        want = need;
+                    DecodeErrorKind::PacketBeyondData { packet_size, .. }
+                        if packet_size / 8 > offered
+                            && packet_size / 8 <= self.file.remaining() =>
+                    {
+                        want = packet_size / 8;
                     }
                     _ => {
-                        self.file.seek_to(e.next_packet().unwrap_or(u64::MAX));
+                        self.file.seek_to(e.next_packet.unwrap_or(u64::MAX));
                         return Ok(Some(Err(e)));
                     }
                 },

@@ -22,9 +22,8 @@ pub(crate) struct IndexEntry {
     pub packet_size: u64,
 }
 
-/// The index of the stream file `stream`, if `index/NAME.idx` exists beside it
-/// and is well formed. A malformed index is ignored (the stream itself stays
-/// the authority), with the reason returned for a warning.
+/// The index of the stream file `stream`, if `index/NAME.idx` exists beside
+/// it; an error says why a present index is malformed.
 pub(crate) fn read_index(stream: &Path) -> Option<Result<Vec<IndexEntry>, String>> {
     let name = stream.file_name()?;
     let mut idx = stream.parent()?.join("index").join(name);

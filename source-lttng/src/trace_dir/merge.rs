@@ -1,13 +1,16 @@
 //! Single events from many traces in global time order, for `trawl cat`.
 //!
 //! Each stream decodes one packet at a time (with its cross-class event
-//! order kept), and a heap picks the stream whose next event is the oldest.
-//! Events with the same time are ordered as babeltrace2's muxer orders them
+//! order kept), and a heap picks the oldest pending item. Items with the
+//! same time are ordered as babeltrace2's muxer orders messages
 //! (`common_muxing_compare_messages`): trace UUID (traces with one first),
-//! stream class id, stream id, event class id; then input order.
+//! stream class id, stream id, then events before discarded-events notices
+//! before discarded-packets notices, then event class id; then input order.
+//! A loss notice is timed at its range's beginning, as the muxer times it.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
@@ -33,27 +36,34 @@ pub struct EventRow<'a> {
     pub ts: i64,
 }
 
+/// What was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossKind {
+    /// Events the tracer discarded (ring buffer full).
+    DiscardedEvents,
+    /// Whole packets missing (`packet_seq_num` gap).
+    LostPackets,
+}
+
 /// Dropped data noticed at a packet boundary.
 #[derive(Debug, Clone)]
 pub struct LossNotice {
     /// Index of the trace in [`EventMerger::traces`].
     pub trace: usize,
     /// The stream file.
-    pub stream: std::path::PathBuf,
+    pub stream: PathBuf,
     /// The stream's class.
     pub stream_class_id: u64,
     /// The stream id (see `trawl_core::envelope::STREAM_ID`).
     pub stream_id: u64,
-    /// Events the tracer discarded.
-    pub events_discarded: u64,
-    /// Packets missing.
-    pub packets_lost: u64,
-    /// End of the previous packet of the stream (ns), if known.
-    pub prev_end: Option<i64>,
-    /// Begin of this packet (ns), if known: lost packets end here.
-    pub begin: Option<i64>,
-    /// End of this packet (ns), if known: discarded events end here.
-    pub end: Option<i64>,
+    /// Events or packets.
+    pub kind: LossKind,
+    /// How many.
+    pub count: u64,
+    /// When (absolute ns), if the packets carry times: discarded events lie
+    /// between the previous packet's end and this packet's end, lost packets
+    /// between the previous packet's end and this packet's beginning.
+    pub range: Option<(i64, i64)>,
 }
 
 /// What [`EventMerger::next`] hands out.
@@ -76,16 +86,18 @@ struct Cursor {
     last_end: Option<i64>,
 }
 
-/// The order of events across streams; see the module documentation.
+/// The order of pending items; see the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct MergeKey {
     ts: i64,
-    /// `None` sorts after every UUID, as in babeltrace2.
     trace_uuid: UuidKey,
     stream_class_id: u64,
     stream_id: u64,
+    /// 0 event, 1 discarded events, 2 lost packets.
+    kind: u8,
     event_class_id: u64,
     cursor: usize,
+    item: Pending,
 }
 
 /// A trace UUID that sorts before "no UUID".
@@ -95,14 +107,28 @@ enum UuidKey {
     None,
 }
 
+/// What a heap entry stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Pending {
+    /// The cursor's current event.
+    Event,
+    /// A loss notice waiting in `EventMerger::losses`.
+    Loss(u64),
+}
+
 /// Merges the events of every stream of every trace by time.
 pub struct EventMerger {
     traces: Vec<Trace>,
     cursors: Vec<Cursor>,
     heap: BinaryHeap<Reverse<MergeKey>>,
-    notices: VecDeque<MergedItem<'static>>,
+    losses: HashMap<u64, LossNotice>,
+    next_loss: u64,
+    /// Errors go out before anything else.
+    errors: VecDeque<TraceDirError>,
     /// The cursor whose event was handed out last; advanced on the next call.
     last: Option<usize>,
+    /// Time of the last item handed out: notices without a time go out now.
+    last_ts: i64,
     started: bool,
 }
 
@@ -113,12 +139,11 @@ impl EventMerger {
         for (t, trace) in traces.iter().enumerate() {
             let whole_file = !trace.packets_sized();
             for (i, path) in trace.streams.iter().enumerate() {
-                let stream = StreamCursor::open(path, &trace.decoder, i as u64, whole_file)
+                let mut stream = StreamCursor::open(path, &trace.decoder, i as u64, whole_file)
                     .map_err(|source| TraceDirError::Io {
                         path: path.clone(),
                         source,
                     })?;
-                let mut stream = stream;
                 stream.decoder.set_track_order(true);
                 cursors.push(Cursor {
                     trace: t,
@@ -135,8 +160,11 @@ impl EventMerger {
             traces,
             cursors,
             heap: BinaryHeap::new(),
-            notices: VecDeque::new(),
+            losses: HashMap::new(),
+            next_loss: 0,
+            errors: VecDeque::new(),
             last: None,
+            last_ts: i64::MIN,
             started: false,
         })
     }
@@ -158,12 +186,17 @@ impl EventMerger {
             self.cursors[c].next += 1;
             self.refill(c)?;
         }
-        if let Some(notice) = self.notices.pop_front() {
-            return Ok(Some(notice));
+        if let Some(e) = self.errors.pop_front() {
+            return Ok(Some(MergedItem::Error(e)));
         }
-        let Some(Reverse(MergeKey { ts, cursor: c, .. })) = self.heap.pop() else {
+        let Some(Reverse(key)) = self.heap.pop() else {
             return Ok(None);
         };
+        self.last_ts = key.ts;
+        if let Pending::Loss(id) = key.item {
+            return Ok(self.losses.remove(&id).map(MergedItem::Loss));
+        }
+        let c = key.cursor;
         self.last = Some(c);
         let cur = &self.cursors[c];
         let (batch, row) = cur.events.order[cur.next];
@@ -174,35 +207,45 @@ impl EventMerger {
             event_class_id: cur.events.event_class_ids[batch],
             batch: &cur.events.batches[batch],
             row,
-            ts,
+            ts: key.ts,
         })))
+    }
+
+    fn key(&self, c: usize, ts: i64, kind: u8, event_class_id: u64, item: Pending) -> MergeKey {
+        let cur = &self.cursors[c];
+        let trace_uuid = match self.traces[cur.trace].class().uuid {
+            Some(u) => UuidKey::Some(u),
+            None => UuidKey::None,
+        };
+        MergeKey {
+            ts,
+            trace_uuid,
+            stream_class_id: cur.stream_class_id,
+            stream_id: cur.stream_id,
+            kind,
+            event_class_id,
+            cursor: c,
+            item,
+        }
     }
 
     /// Makes cursor `c` point at an event (decoding packets as needed) and
     /// queues it, or leaves it out at the end of its stream.
     fn refill(&mut self, c: usize) -> std::io::Result<()> {
         loop {
-            let cur = &mut self.cursors[c];
+            let cur = &self.cursors[c];
             if cur.next < cur.events.order.len() {
                 let (batch, row) = cur.events.order[cur.next];
                 let ts = cur.events.batches[batch as usize]
                     .column(0)
                     .as_primitive::<TimestampNanosecondType>()
                     .value(row as usize);
-                let trace_uuid = match self.traces[cur.trace].class().uuid {
-                    Some(u) => UuidKey::Some(u),
-                    None => UuidKey::None,
-                };
-                self.heap.push(Reverse(MergeKey {
-                    ts,
-                    trace_uuid,
-                    stream_class_id: cur.stream_class_id,
-                    stream_id: cur.stream_id,
-                    event_class_id: cur.events.event_class_ids[batch as usize],
-                    cursor: c,
-                }));
+                let class = cur.events.event_class_ids[batch as usize];
+                let key = self.key(c, ts, 0, class, Pending::Event);
+                self.heap.push(Reverse(key));
                 return Ok(());
             }
+            let cur = &mut self.cursors[c];
             let trace = &self.traces[cur.trace];
             let Some(result) = cur.stream.decode_next(&trace.decoder)? else {
                 return Ok(());
@@ -220,45 +263,64 @@ impl EventMerger {
             };
             // Events decoded before an error stay: they were valid.
             let cur = &mut self.cursors[c];
-            match cur.stream.decoder.take(&self.traces[cur.trace].decoder) {
+            let trace = &self.traces[cur.trace];
+            match cur.stream.decoder.take(&trace.decoder) {
                 Ok(events) => {
                     cur.events = events;
                     cur.next = 0;
                 }
-                Err(source) => self
-                    .notices
-                    .push_back(MergedItem::Error(TraceDirError::Decode {
-                        trace: self.traces[cur.trace].path.clone(),
-                        stream: cur.stream.name(),
-                        source,
-                    })),
+                Err(source) => self.errors.push_back(TraceDirError::Decode {
+                    trace: trace.path.clone(),
+                    stream: cur.stream.name(),
+                    source,
+                }),
             }
-            if let Some(e) = failed {
-                self.notices.push_back(MergedItem::Error(e));
-            }
+            self.errors.extend(failed);
         }
     }
 
+    /// Records a decoded packet's stream identity and queues its losses.
     fn note_packet(&mut self, c: usize, info: &PacketInfo) {
         let cur = &mut self.cursors[c];
         cur.stream_class_id = info.stream_class_id;
         if let Some(id) = info.stream_instance_id {
             cur.stream_id = id;
         }
-        let discarded = info.events_discarded.unwrap_or(0);
-        if discarded > 0 || info.packets_lost > 0 {
-            self.notices.push_back(MergedItem::Loss(LossNotice {
-                trace: cur.trace,
-                stream: cur.stream.file.path().to_path_buf(),
-                stream_class_id: info.stream_class_id,
-                stream_id: cur.stream_id,
-                events_discarded: discarded,
-                packets_lost: info.packets_lost,
-                prev_end: cur.last_end,
-                begin: info.ts_begin,
-                end: info.ts_end,
-            }));
-        }
+        let prev_end = cur.last_end;
         cur.last_end = info.ts_end.or(cur.last_end);
+        let discarded = info.events_discarded.unwrap_or(0);
+        if discarded > 0 {
+            let range = prev_end.or(info.ts_begin).zip(info.ts_end);
+            self.queue_loss(c, LossKind::DiscardedEvents, discarded, range);
+        }
+        if info.packets_lost > 0 {
+            let range = prev_end.zip(info.ts_begin);
+            self.queue_loss(c, LossKind::LostPackets, info.packets_lost, range);
+        }
+    }
+
+    fn queue_loss(&mut self, c: usize, kind: LossKind, count: u64, range: Option<(i64, i64)>) {
+        let cur = &self.cursors[c];
+        let notice = LossNotice {
+            trace: cur.trace,
+            stream: cur.stream.file.path().to_path_buf(),
+            stream_class_id: cur.stream_class_id,
+            stream_id: cur.stream_id,
+            kind,
+            count,
+            range,
+        };
+        // Without a time, the notice goes out next (never before what was
+        // already handed out).
+        let ts = range.map_or(self.last_ts, |(begin, _)| begin.max(self.last_ts));
+        let weight = match kind {
+            LossKind::DiscardedEvents => 1,
+            LossKind::LostPackets => 2,
+        };
+        let id = self.next_loss;
+        self.next_loss += 1;
+        let key = self.key(c, ts, weight, 0, Pending::Loss(id));
+        self.heap.push(Reverse(key));
+        self.losses.insert(id, notice);
     }
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use crate::decode::{DecodeError, TraceDecoder};
 use crate::metadata::{self, MetadataError, TraceClass};
 
-pub use merge::{EventMerger, EventRow, LossNotice, MergedItem};
+pub use merge::{EventMerger, EventRow, LossKind, LossNotice, MergedItem};
 pub use source::{TraceDirSource, TraceDirSourceBuilder};
 
 /// Errors of the trace-directory reader. Each names the trace and, for data

@@ -28,8 +28,6 @@ pub(crate) struct StreamFile {
     buf_start: u64,
     /// File offset of the next packet.
     pos: u64,
-    /// A warning about a malformed index, for the caller to report once.
-    pub index_warning: Option<String>,
 }
 
 impl StreamFile {
@@ -37,10 +35,11 @@ impl StreamFile {
     pub(crate) fn open(path: &Path, whole_file: bool) -> std::io::Result<Self> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
-        let (index, index_warning) = match read_index(path) {
-            Some(Ok(entries)) => (entries, None),
-            Some(Err(why)) => (Vec::new(), Some(why)),
-            None => (Vec::new(), None),
+        // The index only sizes the read window: a malformed one is ignored
+        // and the stream, which is the authority, is read without it.
+        let index = match read_index(path) {
+            Some(Ok(entries)) => entries,
+            Some(Err(_)) | None => Vec::new(),
         };
         Ok(StreamFile {
             path: path.to_path_buf(),
@@ -51,7 +50,6 @@ impl StreamFile {
             buf: Vec::new(),
             buf_start: 0,
             pos: 0,
-            index_warning,
         })
     }
 
@@ -102,11 +100,16 @@ impl StreamFile {
             // Read at least a default window so that small packets without an
             // index do not cost one read each.
             let read_len = want.max(DEFAULT_WINDOW.min(self.remaining()));
-            let read_len = usize::try_from(read_len).map_err(std::io::Error::other)?;
             self.buf.clear();
-            self.buf.resize(read_len, 0);
             self.file.seek(SeekFrom::Start(self.pos))?;
-            self.file.read_exact(&mut self.buf)?;
+            // `take` + `read_to_end` fills spare capacity without zeroing it first.
+            (&mut self.file).take(read_len).read_to_end(&mut self.buf)?;
+            if (self.buf.len() as u64) < read_len {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("{} shrank while being read", self.path.display()),
+                ));
+            }
             self.buf_start = self.pos;
         }
         let from = (self.pos - self.buf_start) as usize;

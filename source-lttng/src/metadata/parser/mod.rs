@@ -13,8 +13,10 @@ use super::lexer::{Tok, Token};
 use super::model::{ByteOrder, ClockClass, EnvValue};
 use super::types::{MAX_DEPTH, PathRef, Ty};
 
-/// Total type nodes alias expansion may produce (bounds memory on hostile input;
-/// the 1,400-event kernel metadata needs about 30,000).
+/// Type nodes that alias expansion and declarators may produce in one metadata
+/// text (bounds memory on hostile input: a few lines can describe 2^n members).
+/// The 1,400-event-class kernel metadata uses about 9,300, so this leaves more
+/// than 100x headroom.
 const MAX_NODES: u64 = 1 << 20;
 
 /// C type keywords that combine into alias names (`unsigned long`).
@@ -419,7 +421,7 @@ impl<'t> Parser<'t> {
         &mut self,
         mut f: impl FnMut(&mut Self, Cow<'t, str>, Pos, Result<Value, Ty>) -> Result<(), MetadataError>,
     ) -> Result<(), MetadataError> {
-        let mut seen: Vec<Cow<'t, str>> = Vec::new();
+        let mut seen: Vec<Cow<'t, str>> = Vec::with_capacity(8);
         loop {
             if self.eat("}") {
                 return Ok(());
@@ -473,7 +475,7 @@ impl<'t> Parser<'t> {
     /// Entries of an `integer`/`floating_point`/`string` block (values only).
     fn attr_body(&mut self) -> Result<Vec<Attr<'t>>, MetadataError> {
         self.expect("{", "`{`")?;
-        let mut attrs = Vec::new();
+        let mut attrs = Vec::with_capacity(8);
         self.entries(|_, name, pos, rhs| match rhs {
             Ok(value) => {
                 attrs.push(Attr { name, pos, value });

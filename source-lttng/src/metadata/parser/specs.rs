@@ -270,7 +270,7 @@ impl<'t> Parser<'t> {
     fn members(&mut self, what: &'static str) -> Result<Vec<(String, Ty)>, MetadataError> {
         self.expect("{", "`{`")?;
         self.scopes.push(Decls::default());
-        let mut out: Vec<(String, Ty)> = Vec::new();
+        let mut out: Vec<(String, Ty)> = Vec::with_capacity(8);
         loop {
             if self.eat("}") {
                 break;

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Installs what trawl's build, tests, demo and benches need on Debian/Ubuntu.
+#
+# Idempotent and quiet: it first asks dpkg-query / command -v what is already
+# there (well under 2 s when everything is present) and only then calls apt-get
+# (one `apt-get update`, one `apt-get install`) or rustup/cargo for what is missing.
+#
+#   scripts/install-deps.sh          system packages + the pinned Rust toolchain
+#   scripts/install-deps.sh --fuzz   also cargo-fuzz (for `make fuzz`; runs on stable with RUSTC_BOOTSTRAP=1)
+#
+# Runs as root directly, or through sudo when not root.
+set -euo pipefail
+
+# Why each package is here:
+#   lttng-tools          lttng, lttng-sessiond, lttng-relayd: the tests record real traces
+#   liblttng-ust-dev     the UST tracer and liblttng-ust-libc-wrapper.so.1 (LD_PRELOAD)
+#   babeltrace2          the reference decoder the tests and the comparison harness check against
+#   time                 /usr/bin/time -v, for peak RSS by hand
+#   build-essential      cc (the harness compiles a tiny malloc/free loop), linkers for cargo
+#   pkg-config           build scripts of -sys crates
+#   ca-certificates curl rustup's installer and crates.io over TLS
+#   git                  cargo git dependencies and the repository itself
+PACKAGES=(
+    lttng-tools
+    liblttng-ust-dev
+    babeltrace2
+    time
+    build-essential
+    pkg-config
+    ca-certificates
+    curl
+    git
+)
+
+want_fuzz=0
+for arg in "$@"; do
+    case "$arg" in
+        --fuzz) want_fuzz=1 ;;
+        -h | --help)
+            sed -n '2,12p' "$0"
+            exit 0
+            ;;
+        *)
+            echo "install-deps: unknown argument: $arg" >&2
+            exit 2
+            ;;
+    esac
+done
+
+log() { echo "install-deps: $*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        log "need root to run: $* (run this script as root or install sudo)"
+        exit 1
+    fi
+}
+
+# --- Debian packages --------------------------------------------------------
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+    # One dpkg-query for all packages; unknown packages print nothing on stdout.
+    installed="$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" 2>/dev/null || true)"
+    for pkg in "${PACKAGES[@]}"; do
+        if ! grep -qx "$pkg installed" <<<"$installed"; then
+            missing+=("$pkg")
+        fi
+    done
+else
+    # Not Debian: say what is needed, check the commands that matter, go on.
+    for cmd in lttng lttng-sessiond lttng-relayd babeltrace2 cc; do
+        command -v "$cmd" >/dev/null 2>&1 || log "not a Debian system and '$cmd' is missing; install it by hand"
+    done
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Rust -------------------------------------------------------------------
+# rust-toolchain.toml pins the version; rustup installs it on the first cargo call.
+if [ -x "$HOME/.cargo/bin/cargo" ] && ! command -v cargo >/dev/null 2>&1; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+    log "installing rustup (minimal profile); add \$HOME/.cargo/bin to PATH"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+        sh -s -- -y -q --profile minimal --default-toolchain none >/dev/null
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+# The pinned toolchain (with rustfmt and clippy) is fetched by rustup when first
+# used; do it here so that `make test` output is not interleaved with downloads.
+repo_root="$(cd "$(dirname "$0")/.." && pwd)"
+if command -v rustup >/dev/null 2>&1; then
+    channel="$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$repo_root/rust-toolchain.toml")"
+    if [ -n "$channel" ] && ! rustup toolchain list | grep -q "^$channel"; then
+        log "installing Rust $channel"
+        (cd "$repo_root" && rustup toolchain install "$channel" --profile minimal -c rustfmt -c clippy >/dev/null)
+    fi
+fi
+
+# --- fuzzing (only on request) ----------------------------------------------
+if [ "$want_fuzz" -eq 1 ]; then
+    if ! command -v cargo-fuzz >/dev/null 2>&1; then
+        log "installing cargo-fuzz"
+        cargo install --quiet --locked cargo-fuzz
+    fi
+fi
