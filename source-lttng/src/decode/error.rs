@@ -99,8 +99,8 @@ pub enum DecodeErrorKind {
     /// A variant's tag value selects no option.
     #[error("variant tag value {tag} selects no option")]
     NoVariantOption {
-        /// The tag value.
-        tag: i128,
+        /// The tag value (a signed tag's bits as two's complement).
+        tag: u64,
     },
     /// An event decoded to zero bits: decoding would never advance.
     #[error("event of class {id} decodes to zero bits")]

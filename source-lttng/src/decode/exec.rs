@@ -324,7 +324,7 @@ pub(crate) fn run(
                     let sel = t!(options
                         .iter()
                         .position(|o| o.ranges.iter().any(|&(lo, hi)| lo <= x && x <= hi))
-                        .ok_or(DecodeErrorKind::NoVariantOption { tag: x }));
+                        .ok_or(DecodeErrorKind::NoVariantOption { tag: v }));
                     if *col != NONE {
                         cols.push_struct(*col);
                         for (i, o) in options.iter().enumerate() {

@@ -605,3 +605,9 @@ fn trace_without_clock_has_zero_timestamps_and_fallback_stream_id() {
     assert_eq!(u64s(b, "stream_id"), vec![99, 99, 99]);
     assert!(col(b, "cpu").is_null(0));
 }
+
+#[test]
+fn decode_error_stays_small() {
+    // Errors travel inside the trace-directory and pipeline error enums.
+    assert!(std::mem::size_of::<DecodeError>() <= 72);
+}
