@@ -293,6 +293,16 @@ fn fuzz_metadata_and_regressions() {
             .iter()
             .map(|f| f.name().clone())
             .collect();
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Float64Type, Int16Type, UInt8Type};
+        let col = |n: &str| all.column_by_name(n).unwrap();
+        assert_eq!(
+            col("extra").as_primitive::<UInt8Type>().values().to_vec(),
+            vec![9, 9]
+        );
+        assert_eq!(col("b").as_primitive::<Int16Type>().value(0), -3);
+        assert_eq!(col("d").as_primitive::<Float64Type>().value(0), 2.5);
+        assert_eq!(col("procname").as_string::<i32>().value(0), "ab");
         assert_eq!(
             names[6..],
             [
