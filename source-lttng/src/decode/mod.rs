@@ -43,6 +43,7 @@ mod clock;
 mod columns;
 mod error;
 mod exec;
+mod paths;
 mod plan;
 pub mod schema;
 mod stream;
@@ -61,7 +62,8 @@ pub use stream::{DecodedEvents, PacketInfo, StreamDecoder};
 
 use clock::ClockConv;
 use columns::{ColRef, Columns};
-use plan::{Compiler, FIRST_USER_REG, Plan, Specials, collect_paths};
+use paths::collect_paths;
+use plan::{Compiler, FIRST_USER_REG, Plan, Specials};
 use schema::{column_name, is_hidden_packet_context_field, scope_prefix};
 
 use crate::metadata::{FieldPath, Scope, StreamClass, StructType, TraceClass};
