@@ -1,6 +1,10 @@
 //! Packet decoding throughput: a synthetic lttng-ust-like stream
 //! (`event_header_large`, vpid/vtid/procname contexts, malloc-like payload)
 //! decoded into Arrow batches, reported as events/s.
+#![expect(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented pub fn"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -271,7 +271,62 @@ fn failing_traces_give_errors() {
 fn fuzz_metadata_and_regressions() {
     let text = include_str!("../../fuzz/fuzz_targets/packet.tsdl");
     let dec = TraceDecoder::new(Arc::new(parse_metadata(text).unwrap())).unwrap();
+    let seed = fuzz_seed();
+    {
+        // The seed decodes whole: 3 events in packet 1, 1 in packet 2 (seq 0 then 3: 2 lost).
+        let mut s = dec.new_stream(0);
+        let p1 = s.decode_packet(&dec, &seed, 0).unwrap();
+        assert_eq!(p1.events, 3);
+        let p2 = s
+            .decode_packet(&dec, &seed[p1.packet_size as usize..], p1.packet_size)
+            .unwrap();
+        assert_eq!(
+            (p2.events, p2.packets_lost, p2.events_discarded),
+            (1, 2, Some(250))
+        );
+        let ev = s.take(&dec).unwrap();
+        let all = &ev.batches[0];
+        assert_eq!(all.num_rows(), 2);
+        let names: Vec<_> = all
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Float64Type, Int16Type, UInt8Type};
+        let col = |n: &str| all.column_by_name(n).unwrap();
+        assert_eq!(
+            col("extra").as_primitive::<UInt8Type>().values().to_vec(),
+            vec![9, 9]
+        );
+        assert_eq!(col("b").as_primitive::<Int16Type>().value(0), -3);
+        assert_eq!(col("d").as_primitive::<Float64Type>().value(0), 2.5);
+        assert_eq!(col("procname").as_string::<i32>().value(0), "ab");
+        assert_eq!(
+            names[6..],
+            [
+                "extra",
+                "vtid",
+                "procname",
+                "a",
+                "b",
+                "be",
+                "bebits",
+                "n",
+                "seq",
+                "tag",
+                "tag_value",
+                "var",
+                "f",
+                "d",
+                "nested",
+                "late"
+            ]
+        );
+    }
     let inputs: &[&[u8]] = &[
+        &seed,
         // An empty stream.
         b"",
         // A packet header cut after the magic.
@@ -291,4 +346,270 @@ fn fuzz_metadata_and_regressions() {
         }
         s.take(&dec).unwrap();
     }
+}
+
+/// First and last event time of each trace, as `babeltrace2 --clock-seconds` prints them
+/// (its output is time-sorted), against the min and max `ts` we decode.
+const TIMES: &[(&str, &str, &str)] = &[
+    (
+        "succeed/2packets",
+        "1561756803.923426858",
+        "1561756815.327941112",
+    ),
+    (
+        "succeed/barectf-event-before-packet",
+        "1435121820.916580091",
+        "1435121820.916605259",
+    ),
+    (
+        "succeed/crlf-metadata",
+        "1698089520.714198479",
+        "1698089524.714889487",
+    ),
+    (
+        "succeed/debug-info",
+        "1563286181.350889232",
+        "1563286181.351883341",
+    ),
+    (
+        "succeed/lf-metadata",
+        "1698087942.132815792",
+        "1698087946.134056432",
+    ),
+    (
+        "succeed/lttng-crash",
+        "1565891729.293111985",
+        "1565891729.293526525",
+    ),
+    (
+        "succeed/lttng-event-after-packet",
+        "1565957302.180016041",
+        "1565957302.180016069",
+    ),
+    (
+        "succeed/lttng-tracefile-rotation",
+        "1571261795.523067504",
+        "1571261797.582611840",
+    ),
+    (
+        "succeed/multi-domains",
+        "1565032541.344453871",
+        "1565032799.183651078",
+    ),
+    (
+        "succeed/sequence",
+        "1375472591.957624676",
+        "1375472591.958177244",
+    ),
+    (
+        "succeed/session-rotation",
+        "1566849468.350556750",
+        "1566849478.291616736",
+    ),
+    (
+        "succeed/trace-with-index",
+        "1565033456.853953396",
+        "1565033465.321881240",
+    ),
+    (
+        "succeed/wk-heartbeat-u",
+        "1351532897.586558519",
+        "1351532897.591331194",
+    ),
+    (
+        "packet-seq-num/2-lost-before-last",
+        "13515309.000000010",
+        "13515309.000000042",
+    ),
+    (
+        "packet-seq-num/2-streams-lost-in-2",
+        "13515309.000000010",
+        "13515309.000000112",
+    ),
+    (
+        "packet-seq-num/7-lost-between-2-with-index",
+        "0.000000010",
+        "0.000000133",
+    ),
+    (
+        "packet-seq-num/no-lost-not-starting-at-0",
+        "13932323.000000010",
+        "13932323.000000042",
+    ),
+    (
+        "intersection/3eventsintersect",
+        "13515309.000000010",
+        "13515309.000000112",
+    ),
+];
+
+fn ns(s: &str) -> i64 {
+    let (sec, frac) = s.split_once('.').unwrap_or((s, "0"));
+    sec.parse::<i64>().unwrap_or(0) * 1_000_000_000 + frac.parse::<i64>().unwrap_or(0)
+}
+
+#[expect(
+    clippy::unwrap_used,
+    reason = "test helper: a failure is the test's failure"
+)]
+fn time_range(root: &Path) -> (i64, i64) {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::TimestampNanosecondType;
+    let mut dirs = Vec::new();
+    trace_dirs(root, &mut dirs);
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for d in dirs {
+        let bytes = std::fs::read(d.join("metadata")).unwrap();
+        let tc = parse_metadata(&metadata_text(&bytes).unwrap()).unwrap();
+        let dec = TraceDecoder::new(Arc::new(tc)).unwrap();
+        for f in stream_files(&d) {
+            let data = std::fs::read(&f).unwrap();
+            let mut s = dec.new_stream(0);
+            let mut off = 0usize;
+            while off < data.len() {
+                off += s
+                    .decode_packet(&dec, &data[off..], off as u64)
+                    .unwrap()
+                    .packet_size as usize;
+            }
+            for b in s.take(&dec).unwrap().batches {
+                for &t in b
+                    .column(0)
+                    .as_primitive::<TimestampNanosecondType>()
+                    .values()
+                {
+                    lo = lo.min(t);
+                    hi = hi.max(t);
+                }
+            }
+        }
+    }
+    (lo, hi)
+}
+
+#[test]
+fn timestamps_match_babeltrace2() {
+    let mut bad = Vec::new();
+    for &(t, first, last) in TIMES {
+        let got = time_range(&Path::new(DATA).join(t));
+        if got != (ns(first), ns(last)) {
+            bad.push(format!(
+                "{t}: got {got:?}, babeltrace2 ({}, {})",
+                ns(first),
+                ns(last)
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// Two packets for the fuzz metadata (`fuzz/fuzz_targets/packet.tsdl`): the
+/// fuzzing seed (`cargo test -p trawl-source-lttng --test decode -- --ignored
+/// write_fuzz_seed` writes it to fuzz/corpus/packet/seed).
+fn fuzz_seed() -> Vec<u8> {
+    use trawl_source_lttng::decode::testing::Asm;
+    use trawl_source_lttng::metadata::ByteOrder;
+    const UUID: [u8; 16] = [
+        0x2a, 0x64, 0x22, 0xd0, 0x6c, 0xee, 0x11, 0xe0, 0x8c, 0x08, 0xcb, 0x07, 0xd7, 0xb3, 0xa5,
+        0x64,
+    ];
+    let header = |a: &mut Asm, ts: u32, id: u64| {
+        a.int(5, id); // id (5-bit)
+        a.int(27, u64::from(ts)); // v.compact.timestamp (27-bit)
+        a.u32(42); // vtid
+        a.bytes(b"ab\0\0"); // procname[4]
+    };
+    let packet = |seq: u8, disc: u8, events: &dyn Fn(&mut Asm)| {
+        let mut a = Asm::new(ByteOrder::Little);
+        a.u32(0xC1FC_1FC1).bytes(&UUID).u8(0); // magic, uuid, stream_id
+        a.u64(1000).u64(2000); // timestamp_begin, timestamp_end (byte-aligned)
+        a.int(16, 0).int(16, 0); // content_size, packet_size (patched below)
+        a.u8(seq).u8(disc).u8(1).u8(9); // packet_seq_num, events_discarded, cpu_id, extra
+        events(&mut a);
+        let content = a.bit_pos() as u16;
+        let mut v = a.finish();
+        let bits = (v.len() as u16) * 8;
+        v[37..39].copy_from_slice(&content.to_le_bytes()); // content_size (exact bits)
+        v[39..41].copy_from_slice(&bits.to_le_bytes()); // packet_size
+        v
+    };
+    let all = |a: &mut Asm, ts: u32| {
+        header(a, ts, 0);
+        a.int(3, 5).int(11, 0x7fd); // a = 5, b = -3 (bitfields)
+        a.align(8).int_bo(16, 0x1234, ByteOrder::Big); // be
+        a.int_bo(12, 0xabc, ByteOrder::Big); // bebits
+        a.u8(2).u16(0xffff).u16(7); // n, seq = [-1, 7]
+        a.u8(0).string("hi"); // tag = A, var.A
+        a.f32(1.5); // f
+        a.align(8).int_bo(64, 2.5f64.to_bits(), ByteOrder::Big); // d (big-endian)
+        a.u8(1).u8(2).u8(3); // nested.e, nested.arr
+        a.u8(2).bytes(b"xy").u8(7).u8(8); // nested.len, txt, items
+        a.int(27, u64::from(ts) + 5); // late (27-bit clock)
+    };
+    let mut out = packet(0, 0, &|a| {
+        header(a, 1010, 1); // empty
+        all(a, 1015);
+        a.align(8);
+        header(a, 1030, 1); // empty
+    });
+    out.extend(packet(3, 250, &|a| all(a, 1100)));
+    out
+}
+
+#[test]
+#[ignore = "writes the fuzz seed file"]
+fn write_fuzz_seed() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/packet");
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(format!("{dir}/seed"), fuzz_seed()).unwrap();
+}
+
+/// The whole LTTng 2.10 kernel metadata (about 1,400 event classes) compiles,
+/// and every class gets a schema that starts with the envelope.
+#[test]
+fn kernel_metadata_compiles() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/kernel-metadata/lttng-modules-2.10.metadata"
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let tc = parse_metadata(&metadata_text(&bytes).unwrap()).unwrap();
+    let classes: Vec<(u64, u64)> = tc
+        .streams
+        .iter()
+        .flat_map(|s| s.events.iter().map(move |e| (s.id, e.id)))
+        .collect();
+    assert!(classes.len() > 1000);
+    let t = std::time::Instant::now();
+    let dec = TraceDecoder::new(Arc::new(tc)).unwrap();
+    eprintln!("compiled {} classes in {:?}", classes.len(), t.elapsed());
+    for (s, e) in classes {
+        let schema = dec.schema(s, e).unwrap();
+        assert_eq!(schema.field(0).name(), "ts");
+    }
+    let sched = dec.trace().streams[0]
+        .events
+        .iter()
+        .find(|e| e.name == "sched_switch")
+        .unwrap();
+    let names: Vec<_> = dec
+        .schema(0, sched.id)
+        .unwrap()
+        .fields()
+        .iter()
+        .skip(6)
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "prev_comm",
+            "prev_tid",
+            "prev_prio",
+            "prev_state",
+            "next_comm",
+            "next_tid",
+            "next_prio"
+        ]
+    );
 }

@@ -353,11 +353,8 @@ fn times_before_the_epoch_print_like_babeltrace2() {
 }
 
 /// A payload integer mapped to the clock does not print, and (babeltrace2)
-/// the event keeps the time of its header. Ignored: the decoder currently
-/// takes the event time after the payload, so `ts` becomes the payload
-/// value (the formatter side, hiding the field, is right).
+/// the event keeps the time of its header.
 #[test]
-#[ignore = "decoder: a clock-mapped payload field moves the event ts"]
 fn clock_mapped_payload_field_prints_like_babeltrace2() {
     compare(1_434_072_888, true);
 }

@@ -58,6 +58,13 @@ impl ClockConv {
     /// Absolute ns of `cycles`, saturated to the i64 range.
     #[inline]
     pub(crate) fn to_ns(self, cycles: u64) -> i64 {
+        // Common case (1 GHz, values in range): plain i64 arithmetic.
+        if self.freq == 1_000_000_000
+            && let (Ok(base), Ok(c)) = (i64::try_from(self.base_ns), i64::try_from(cycles))
+            && let Some(t) = base.checked_add(c)
+        {
+            return t;
+        }
         let ns = if self.freq == 1_000_000_000 {
             i128::from(cycles)
         } else {

@@ -17,35 +17,33 @@ use arrow_schema::DataType;
 
 use super::error::DecodeErrorKind;
 
-/// Validity that costs nothing until the first null.
+/// Validity that costs nothing until the first null. The owner knows its
+/// length; a null needs it to fill the earlier entries as valid.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Validity {
     bits: Option<Vec<bool>>,
-    len: usize,
 }
 
 impl Validity {
+    /// One more entry, valid or not; `before` = entries so far.
     #[inline]
-    fn push(&mut self, valid: bool) {
+    fn push(&mut self, valid: bool, before: usize) {
         if let Some(b) = &mut self.bits {
             b.push(valid);
         } else if !valid {
-            let mut b = vec![true; self.len];
+            let mut b = vec![true; before];
             b.push(false);
             self.bits = Some(b);
         }
-        self.len += 1;
     }
 
     fn truncate(&mut self, n: usize) {
         if let Some(b) = &mut self.bits {
             b.truncate(n);
         }
-        self.len = self.len.min(n);
     }
 
     fn take(&mut self) -> Option<NullBuffer> {
-        self.len = 0;
         self.bits.take().map(NullBuffer::from)
     }
 }
@@ -221,7 +219,6 @@ impl Columns {
     pub(crate) fn push_int(&mut self, i: u32, v: u64) {
         if let Some(c) = self.ints.get_mut(i as usize) {
             c.vals.push(v);
-            c.valid.len += 1;
             if let Some(b) = &mut c.valid.bits {
                 b.push(true);
             }
@@ -230,8 +227,8 @@ impl Columns {
     #[inline]
     pub(crate) fn push_float(&mut self, i: u32, v: f64) {
         if let Some(c) = self.floats.get_mut(i as usize) {
+            c.valid.push(true, c.vals.len());
             c.vals.push(v);
-            c.valid.push(true);
         }
     }
     /// Pushes `bytes` as UTF-8 (invalid sequences become U+FFFD).
@@ -244,30 +241,30 @@ impl Columns {
                     .bytes
                     .extend_from_slice(String::from_utf8_lossy(bytes).as_bytes()),
             }
+            c.valid.push(true, c.offsets.len().saturating_sub(1));
             c.offsets
                 .push(i32::try_from(c.bytes.len()).unwrap_or(i32::MAX));
-            c.valid.push(true);
         }
     }
     #[inline]
     pub(crate) fn push_dict(&mut self, i: u32, key: Option<i32>) {
         if let Some(c) = self.dicts.get_mut(i as usize) {
+            c.valid.push(key.is_some(), c.keys.len());
             c.keys.push(key.unwrap_or(0));
-            c.valid.push(key.is_some());
         }
     }
     #[inline]
     pub(crate) fn push_struct(&mut self, i: u32) {
         if let Some(c) = self.structs.get_mut(i as usize) {
+            c.valid.push(true, c.len);
             c.len += 1;
-            c.valid.push(true);
         }
     }
     #[inline]
     pub(crate) fn push_fixed(&mut self, i: u32) {
         if let Some(c) = self.fixeds.get_mut(i as usize) {
+            c.valid.push(true, c.len);
             c.len += 1;
-            c.valid.push(true);
         }
     }
     /// Closes one list entry: its items are what the child holds now.
@@ -278,8 +275,8 @@ impl Columns {
         };
         let n = self.len(child);
         if let Some(c) = self.lists.get_mut(i as usize) {
+            c.valid.push(true, c.offsets.len().saturating_sub(1));
             c.offsets.push(i32::try_from(n).unwrap_or(i32::MAX));
-            c.valid.push(true);
         }
     }
 
@@ -288,35 +285,44 @@ impl Columns {
         match col {
             ColRef::Int(i) => {
                 if let Some(c) = self.ints.get_mut(i as usize) {
+                    c.valid.push(false, c.vals.len());
                     c.vals.push(0);
-                    c.valid.push(false);
                 }
             }
             ColRef::Float(i) => {
                 if let Some(c) = self.floats.get_mut(i as usize) {
+                    c.valid.push(false, c.vals.len());
                     c.vals.push(0.0);
-                    c.valid.push(false);
                 }
             }
             ColRef::Str(i) => {
                 if let Some(c) = self.strs.get_mut(i as usize) {
+                    c.valid.push(false, c.offsets.len().saturating_sub(1));
                     c.offsets
                         .push(i32::try_from(c.bytes.len()).unwrap_or(i32::MAX));
-                    c.valid.push(false);
                 }
             }
             ColRef::Dict(i) => self.push_dict(i, None),
             ColRef::Struct(i) => {
-                let children = match self.structs.get_mut(i as usize) {
+                let count = match self.structs.get_mut(i as usize) {
                     Some(c) => {
+                        c.valid.push(false, c.len);
                         c.len += 1;
-                        c.valid.push(false);
-                        c.children.clone()
+                        c.children.len()
                     }
                     None => return,
                 };
-                for ch in children {
-                    self.push_null(ch);
+                // By index: no clone of the child list (this runs per event
+                // for every unselected variant option).
+                for k in 0..count {
+                    let ch = self
+                        .structs
+                        .get(i as usize)
+                        .and_then(|c| c.children.get(k))
+                        .copied();
+                    if let Some(ch) = ch {
+                        self.push_null(ch);
+                    }
                 }
             }
             ColRef::List(i) => {
@@ -325,15 +331,15 @@ impl Columns {
                 };
                 let n = self.len(child);
                 if let Some(c) = self.lists.get_mut(i as usize) {
+                    c.valid.push(false, c.offsets.len().saturating_sub(1));
                     c.offsets.push(i32::try_from(n).unwrap_or(i32::MAX));
-                    c.valid.push(false);
                 }
             }
             ColRef::Fixed(i) => {
                 let (child, size) = match self.fixeds.get_mut(i as usize) {
                     Some(c) => {
+                        c.valid.push(false, c.len);
                         c.len += 1;
-                        c.valid.push(false);
                         (c.child, c.size)
                     }
                     None => return,
@@ -350,13 +356,16 @@ impl Columns {
         match col {
             ColRef::Int(i) => self.ints.get(i as usize).map_or(0, |c| c.vals.len()),
             ColRef::Float(i) => self.floats.get(i as usize).map_or(0, |c| c.vals.len()),
-            ColRef::Str(i) => self.strs.get(i as usize).map_or(0, |c| c.offsets.len() - 1),
+            ColRef::Str(i) => self
+                .strs
+                .get(i as usize)
+                .map_or(0, |c| c.offsets.len().saturating_sub(1)),
             ColRef::Dict(i) => self.dicts.get(i as usize).map_or(0, |c| c.keys.len()),
             ColRef::Struct(i) => self.structs.get(i as usize).map_or(0, |c| c.len),
             ColRef::List(i) => self
                 .lists
                 .get(i as usize)
-                .map_or(0, |c| c.offsets.len() - 1),
+                .map_or(0, |c| c.offsets.len().saturating_sub(1)),
             ColRef::Fixed(i) => self.fixeds.get(i as usize).map_or(0, |c| c.len),
         }
     }

@@ -3,6 +3,7 @@
 //! caller can resume (DESIGN §6).
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What went wrong while decoding (or compiling the decode plans).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,12 +15,10 @@ pub enum DecodeErrorKind {
         found: u64,
     },
     /// The packet header's `uuid` differs from the trace's.
-    #[error("packet uuid {found:02x?} differs from the trace uuid {expected:02x?}")]
+    #[error("packet uuid {found:02x?} differs from the trace uuid")]
     UuidMismatch {
-        /// The value read.
+        /// The value read (the expected one is the trace class's).
         found: [u8; 16],
-        /// The trace's uuid.
-        expected: [u8; 16],
     },
     /// `stream_id` names no stream class.
     #[error("unknown stream class id {id}")]
@@ -100,8 +99,8 @@ pub enum DecodeErrorKind {
     /// A variant's tag value selects no option.
     #[error("variant tag value {tag} selects no option")]
     NoVariantOption {
-        /// The tag value.
-        tag: i128,
+        /// The tag value (a signed tag's bits as two's complement).
+        tag: u64,
     },
     /// An event decoded to zero bits: decoding would never advance.
     #[error("event of class {id} decodes to zero bits")]
@@ -141,8 +140,9 @@ pub struct DecodeError {
     /// Byte offset in the stream (packet start + offset in the packet).
     pub offset: u64,
     /// The field being decoded, e.g. "event `malloc` payload field `size`"
-    /// (empty when the error is not about a field).
-    pub path: String,
+    /// (empty when the error is not about a field). Shared with the plan, so
+    /// making an error allocates nothing.
+    pub path: Arc<str>,
     /// What went wrong.
     pub kind: DecodeErrorKind,
     /// Byte offset in the stream of the next packet, when this packet's size
@@ -152,12 +152,30 @@ pub struct DecodeError {
 
 impl DecodeError {
     /// An error not tied to any input position (compiling the plans).
-    pub(crate) fn plan(kind: DecodeErrorKind, path: impl Into<String>) -> Self {
+    pub(crate) fn plan(kind: DecodeErrorKind, path: &str) -> Self {
         Self {
             offset: 0,
-            path: path.into(),
+            path: Arc::from(path),
             kind,
             next_packet: None,
+        }
+    }
+}
+
+impl DecodeError {
+    /// Byte offset in the stream where the next packet starts, when this
+    /// packet's size is known (resume there).
+    pub fn next_packet(&self) -> Option<u64> {
+        self.next_packet
+    }
+
+    /// When the packet is larger than the bytes given to `decode_packet`
+    /// (a window of a larger file): how many bytes from the packet start the
+    /// decoder needs. `None` for every other error.
+    pub fn needs_bytes(&self) -> Option<u64> {
+        match self.kind {
+            DecodeErrorKind::PacketBeyondData { packet_size, .. } => Some(packet_size.div_ceil(8)),
+            _ => None,
         }
     }
 }

@@ -123,14 +123,58 @@ pub(crate) fn run(
     while let Some(op) = ops.get(pc) {
         let at = pc;
         pc += 1;
-        let res: Result<(), DecodeErrorKind> = (|| {
+        // `t!` turns a reader error into (failing op, error) without a closure per op.
+        macro_rules! t {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(k) => return Err((at, k)),
+                }
+            };
+        }
+        {
             match op {
                 Op::Int(i) => {
-                    let v = read_int(r, i)?;
+                    let v = t!(read_int(r, i));
                     store_int(st, cols, i, v);
                 }
+                Op::Int8(i) => {
+                    t!(r.align(i.align));
+                    let raw = u64::from(t!(r.bytes::<1>())[0]);
+                    store_int(
+                        st,
+                        cols,
+                        i,
+                        if i.signed { sign_extend(raw, 8) } else { raw },
+                    );
+                }
+                Op::Int16Le(i) => {
+                    t!(r.align(i.align));
+                    let raw = u64::from(u16::from_le_bytes(t!(r.bytes())));
+                    store_int(
+                        st,
+                        cols,
+                        i,
+                        if i.signed { sign_extend(raw, 16) } else { raw },
+                    );
+                }
+                Op::Int32Le(i) => {
+                    t!(r.align(i.align));
+                    let raw = u64::from(u32::from_le_bytes(t!(r.bytes())));
+                    store_int(
+                        st,
+                        cols,
+                        i,
+                        if i.signed { sign_extend(raw, 32) } else { raw },
+                    );
+                }
+                Op::Int64Le(i) => {
+                    t!(r.align(i.align));
+                    let raw = u64::from_le_bytes(t!(r.bytes()));
+                    store_int(st, cols, i, raw);
+                }
                 Op::Enum { int, label, table } => {
-                    let v = read_int(r, int)?;
+                    let v = t!(read_int(r, int));
                     store_int(st, cols, int, v);
                     if *label != NONE {
                         let x = if int.signed {
@@ -152,40 +196,43 @@ pub(crate) fn run(
                     mant,
                     col,
                 } => {
-                    r.align(*align)?;
+                    t!(r.align(*align));
                     let size = exp + mant;
-                    let bits = r.bits(size, *order)?;
+                    let bits = t!(r.bits(size, *order));
                     if *col != NONE {
                         cols.push_float(*col, float_from_bits(bits, *exp, *mant));
                     }
                 }
                 Op::Str { col } => {
-                    r.align(8)?;
+                    t!(r.align(8));
                     let rest = r.rest();
-                    let n = rest
+                    let n = t!(rest
                         .iter()
                         .position(|&b| b == 0)
-                        .ok_or(DecodeErrorKind::UnterminatedString { limit: r.limit() })?;
-                    let s = r.slice(n as u64 + 1)?;
+                        .ok_or(DecodeErrorKind::UnterminatedString { limit: r.limit() }));
+                    let s = t!(r.slice(n as u64 + 1));
                     if *col != NONE {
                         cols.push_str(*col, s.get(..n).unwrap_or(&[]));
                     }
                 }
                 Op::Text { len, align, col } => {
-                    r.align(*align)?;
+                    t!(r.align(*align));
                     let n = match len {
                         Len::Fixed(n) => *n,
                         Len::Reg(g) => st.reg(*g),
                     };
                     let remaining = r.remaining();
                     if n.saturating_mul(8) > remaining {
-                        return Err(DecodeErrorKind::LengthTooLarge {
-                            length: n,
-                            remaining,
-                        });
+                        return Err((
+                            at,
+                            DecodeErrorKind::LengthTooLarge {
+                                length: n,
+                                remaining,
+                            },
+                        ));
                     }
                     if r.pos().is_multiple_of(8) {
-                        let s = r.slice(n)?;
+                        let s = t!(r.slice(n));
                         if *col != NONE {
                             let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
                             cols.push_str(*col, s.get(..end).unwrap_or(&[]));
@@ -193,7 +240,7 @@ pub(crate) fn run(
                     } else {
                         st.scratch.clear();
                         for _ in 0..n {
-                            st.scratch.push(r.bits(8, ByteOrder::Little)? as u8);
+                            st.scratch.push(t!(r.bits(8, ByteOrder::Little)) as u8);
                         }
                         if *col != NONE {
                             let s = &st.scratch;
@@ -203,11 +250,11 @@ pub(crate) fn run(
                     }
                 }
                 Op::Uuid { align } => {
-                    r.align(*align)?;
-                    st.uuid = r.bytes::<16>()?;
+                    t!(r.align(*align));
+                    st.uuid = t!(r.bytes::<16>());
                 }
                 Op::Struct { align, col } => {
-                    r.align(*align)?;
+                    t!(r.align(*align));
                     if *col != NONE {
                         cols.push_struct(*col);
                     }
@@ -220,17 +267,20 @@ pub(crate) fn run(
                     list,
                     end,
                 } => {
-                    r.align(*align)?;
+                    t!(r.align(*align));
                     let n = match len {
                         Len::Fixed(n) => *n,
                         Len::Reg(g) => st.reg(*g),
                     };
                     let remaining = r.remaining();
                     if n.saturating_mul(*min_bits) > remaining {
-                        return Err(DecodeErrorKind::LengthTooLarge {
-                            length: n,
-                            remaining,
-                        });
+                        return Err((
+                            at,
+                            DecodeErrorKind::LengthTooLarge {
+                                length: n,
+                                remaining,
+                            },
+                        ));
                     }
                     if *fixed != NONE {
                         cols.push_fixed(*fixed);
@@ -271,10 +321,10 @@ pub(crate) fn run(
                     } else {
                         i128::from(v)
                     };
-                    let sel = options
+                    let sel = t!(options
                         .iter()
                         .position(|o| o.ranges.iter().any(|&(lo, hi)| lo <= x && x <= hi))
-                        .ok_or(DecodeErrorKind::NoVariantOption { tag: x })?;
+                        .ok_or(DecodeErrorKind::NoVariantOption { tag: v }));
                     if *col != NONE {
                         cols.push_struct(*col);
                         for (i, o) in options.iter().enumerate() {
@@ -291,9 +341,7 @@ pub(crate) fn run(
                 }
                 Op::Jump(to) => pc = *to as usize,
             }
-            Ok(())
-        })();
-        res.map_err(|e| (at, e))?;
+        }
     }
     Ok(())
 }

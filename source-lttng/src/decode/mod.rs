@@ -7,12 +7,43 @@
 //! stream needs across packets (running clock, loss counters, builders) and
 //! decodes packets into them; [`StreamDecoder::take`] turns the pending rows
 //! into `RecordBatch`es.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use trawl_source_lttng::decode::TraceDecoder;
+//! use trawl_source_lttng::decode::testing::ust_like_stream;
+//!
+//! // Two packets of 10 lttng-ust-like `malloc` events each.
+//! let (trace, data) = ust_like_stream(2, 10);
+//! let dec = TraceDecoder::new(Arc::new(trace)).unwrap();
+//! let mut stream = dec.new_stream(0);
+//! let mut offset = 0;
+//! while offset < data.len() {
+//!     let packet = stream.decode_packet(&dec, &data[offset..], offset as u64).unwrap();
+//!     offset += packet.packet_size as usize;
+//! }
+//! let events = stream.take(&dec).unwrap();
+//! let batch = &events.batches[0];
+//! assert_eq!(batch.num_rows(), 20);
+//! assert_eq!(batch.schema().field(0).name(), "ts");
+//! assert!(batch.column_by_name("ptr").is_some()); // `_ptr`: one leading `_` stripped
+//! ```
+//!
+//! Semantics follow babeltrace2 2.0 where CTF leaves room (checked against
+//! it over the conformance traces in `tests/decode.rs`): an event's time is
+//! the stream clock after its header; N-bit clock fields widen with the
+//! single-wrap rule; cycles → ns like babeltrace2 (offset normalized, offset
+//! and value converted separately, truncated); variant options are chosen by
+//! the tag label equal to the option name as written; a packet uuid that
+//! differs from the trace's is flagged, not refused (unless
+//! [`TraceDecoder::set_strict_uuid`]).
 
 mod bits;
 mod clock;
 mod columns;
 mod error;
 mod exec;
+mod paths;
 mod plan;
 pub mod schema;
 mod stream;
@@ -31,7 +62,8 @@ pub use stream::{DecodedEvents, PacketInfo, StreamDecoder};
 
 use clock::ClockConv;
 use columns::{ColRef, Columns};
-use plan::{Compiler, FIRST_USER_REG, Plan, Specials, collect_paths};
+use paths::collect_paths;
+use plan::{Compiler, FIRST_USER_REG, Plan, Specials};
 use schema::{column_name, is_hidden_packet_context_field, scope_prefix};
 
 use crate::metadata::{FieldPath, Scope, StreamClass, StructType, TraceClass};

@@ -10,6 +10,7 @@ use arrow_schema::{DataType, Field, Fields};
 
 use super::columns::{ColRef, Columns};
 use super::error::{DecodeError, DecodeErrorKind};
+use super::paths::resolve;
 use super::schema::{
     enum_struct_type, float_type, int_type, is_text_element, item_field, label_type,
 };
@@ -89,7 +90,14 @@ pub(crate) struct VarOption {
 /// One instruction.
 #[derive(Debug, Clone)]
 pub(crate) enum Op {
+    /// Any integer (bit-level or big-endian path).
     Int(IntOp),
+    /// Fast paths: byte-aligned little-endian (or 8-bit) integers, one
+    /// dispatch per field.
+    Int8(IntOp),
+    Int16Le(IntOp),
+    Int32Le(IntOp),
+    Int64Le(IntOp),
     /// An enum: the container integer (its `col` is the `_value` column) and the label column.
     Enum {
         int: IntOp,
@@ -432,7 +440,7 @@ impl<'a> Compiler<'a> {
                     None => (NONE, ColOut::None),
                 };
                 let op = self.int_op(t, col, reg, reg2, auto, text)?;
-                self.emit(Op::Int(op), &path);
+                self.emit(int_fast(op), &path);
                 Ok(out)
             }
             FieldType::Enum(e) => {
@@ -475,7 +483,7 @@ impl<'a> Compiler<'a> {
                 };
                 let int = self.int_op(&e.container, value, reg, reg2, auto, text)?;
                 if label == NONE {
-                    self.emit(Op::Int(int), &path);
+                    self.emit(int_fast(int), &path);
                     return Ok(out);
                 }
                 self.emit(
@@ -749,46 +757,14 @@ impl<'a> Compiler<'a> {
     }
 }
 
-/// The type at `path` (arrays and sequences are transparent).
-pub(crate) fn resolve<'t>(
-    roots: &[Option<&'t StructType>; 6],
-    path: &FieldPath,
-) -> Option<&'t FieldType> {
-    let root = roots.get(path.scope as usize).copied().flatten()?;
-    let (first, rest) = path.indexes.split_first()?;
-    let mut cur = &root.fields.get(*first)?.ty;
-    for &i in rest {
-        let mut t = cur;
-        loop {
-            match t {
-                FieldType::Array(a) => t = &a.element,
-                FieldType::Sequence(s) => t = &s.element,
-                _ => break,
-            }
-        }
-        cur = match t {
-            FieldType::Struct(s) => &s.fields.get(i)?.ty,
-            FieldType::Variant(v) => &v.options.get(i)?.ty,
-            _ => return None,
-        };
-    }
-    Some(cur)
-}
-
-/// Every path a variant tag or sequence length reads, in `ty`.
-pub(crate) fn collect_paths(ty: &FieldType, out: &mut Vec<FieldPath>) {
-    match ty {
-        FieldType::Struct(s) => s.fields.iter().for_each(|f| collect_paths(&f.ty, out)),
-        FieldType::Variant(v) => {
-            out.push(v.tag.clone());
-            v.options.iter().for_each(|f| collect_paths(&f.ty, out));
-        }
-        FieldType::Array(a) => collect_paths(&a.element, out),
-        FieldType::Sequence(s) => {
-            out.push(s.length.clone());
-            collect_paths(&s.element, out);
-        }
-        _ => {}
+/// The fastest op for an integer.
+fn int_fast(op: IntOp) -> Op {
+    match op.read {
+        IntRead::U8 => Op::Int8(op),
+        IntRead::Le16 => Op::Int16Le(op),
+        IntRead::Le32 => Op::Int32Le(op),
+        IntRead::Le64 => Op::Int64Le(op),
+        _ => Op::Int(op),
     }
 }
 

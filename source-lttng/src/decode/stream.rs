@@ -42,7 +42,9 @@ pub struct PacketInfo {
     /// that is later: the lttng "event after packet" quirk).
     pub ts_end: Option<i64>,
     /// Events the tracer discarded since the previous packet of this stream
-    /// (first packet: the counter itself, as babeltrace2 reports it).
+    /// (the `events_discarded` counter's delta, modulo its bit width). First
+    /// packet of the stream: the counter itself; babeltrace2 then reports
+    /// "may have discarded events" without a count when it is not 0.
     pub events_discarded: Option<u64>,
     /// `packet_seq_num`, if any.
     pub packet_seq_num: Option<u64>,
@@ -151,8 +153,8 @@ impl StreamDecoder {
         next: Option<u64>,
     ) -> DecodeError {
         DecodeError {
-            offset: stream_offset + offset_bits / 8,
-            path: path.to_string(),
+            offset: stream_offset.saturating_add(offset_bits / 8),
+            path: Arc::from(path),
             kind,
             next_packet: next,
         }
@@ -181,7 +183,7 @@ impl StreamDecoder {
                 None,
             )
         })?;
-        let next = Some(stream_offset + pk.packet_bits / 8);
+        let next = Some(stream_offset.saturating_add(pk.packet_bits / 8));
         let reg = |st: &ExecState, i: u16| st.regs.get(i as usize).copied().unwrap_or(0);
         let present = |i: u16| sp.pspec.present.get(i as usize).copied().unwrap_or(false);
         let conv = sp.clock;
@@ -229,6 +231,10 @@ impl StreamDecoder {
                 ));
             };
             let Some(cp) = sp.classes.get(ci) else { break };
+            // The event's time is the clock after its header: babeltrace2
+            // keeps it even when a clock-mapped context or payload field
+            // moves the stream clock later on.
+            let ts = conv.map_or(0, |c| c.to_ns(self.st.clock));
             let rows = rows_of(&mut self.rows, pk.sc, ci, sp);
             let n = rows.ts.len();
             let st = &mut self.st;
@@ -245,8 +251,8 @@ impl StreamDecoder {
                 run_plan(&cp.plan, &mut r, st, &mut rows.cols, stream_offset, next)?;
                 if r.pos() == start {
                     return Err(DecodeError {
-                        offset: stream_offset + start / 8,
-                        path: String::new(),
+                        offset: stream_offset.saturating_add(start / 8),
+                        path: Arc::from(""),
                         kind: DecodeErrorKind::ZeroSizeEvent { id },
                         next_packet: next,
                     });
@@ -259,7 +265,6 @@ impl StreamDecoder {
                 }
                 return Err(e);
             }
-            let ts = conv.map_or(0, |c| c.to_ns(self.st.clock));
             first_ts.get_or_insert(ts);
             last_ts = Some(ts);
             rows.ts.push(ts);
@@ -352,17 +357,13 @@ impl StreamDecoder {
             }
         }
         let uuid_mismatch = dec.hspec.uuid && dec.trace().uuid.is_some_and(|u| u != self.st.uuid);
-        if uuid_mismatch
-            && dec.strict_uuid
-            && let Some(expected) = dec.trace().uuid
-        {
+        if uuid_mismatch && dec.strict_uuid {
             return Err(self.err(
-                4,
+                32,
                 stream_offset,
                 "packet header field `uuid`",
                 DecodeErrorKind::UuidMismatch {
                     found: self.st.uuid,
-                    expected,
                 },
                 None,
             ));
@@ -450,7 +451,7 @@ impl StreamDecoder {
                 None,
             ));
         }
-        let next = (packet_bits > 0).then_some(stream_offset + packet_bits / 8);
+        let next = (packet_bits > 0).then_some(stream_offset.saturating_add(packet_bits / 8));
         if content_bits > packet_bits {
             return Err(self.err(
                 0,
@@ -507,7 +508,7 @@ impl StreamDecoder {
                 };
                 let batch = finish_batch(cp, rows).map_err(|kind| DecodeError {
                     offset: 0,
-                    path: String::new(),
+                    path: Arc::from(""),
                     kind,
                     next_packet: None,
                 })?;
@@ -563,8 +564,8 @@ fn run_plan(
     next: Option<u64>,
 ) -> Result<(), DecodeError> {
     run(&plan.ops, r, st, cols).map_err(|(at, kind)| DecodeError {
-        offset: stream_offset + r.pos() / 8,
-        path: plan.paths.get(at).map_or("", |p| p).to_string(),
+        offset: stream_offset.saturating_add(r.pos() / 8),
+        path: plan.paths.get(at).cloned().unwrap_or_else(|| Arc::from("")),
         kind,
         next_packet: next,
     })

@@ -563,3 +563,51 @@ fn bench_stream_decodes() {
     assert_eq!(infos.len(), 3);
     assert_eq!(ev.batches[0].num_rows(), 150);
 }
+
+#[test]
+fn update_adds_event_classes_and_keeps_pending_rows() {
+    let mut dec = TraceDecoder::new(Arc::new(ust_like_trace(true, vec![malloc_event(0)]))).unwrap();
+    let mut s = dec.new_stream(0);
+    let packet = |id: u16| {
+        let mut a = Asm::new(ByteOrder::Little);
+        open_lttng_packet(&mut a, 10, 20, 0, 0, 0);
+        ust_event_large(&mut a, id, 11, 1, "a");
+        a.u64(1).u64(2); // size, ptr
+        close_lttng_packet(&mut a, 0)
+    };
+    s.decode_packet(&dec, &packet(0), 0).unwrap();
+    let e = s.decode_packet(&dec, &packet(1), 0).unwrap_err();
+    assert!(matches!(
+        e.kind,
+        DecodeErrorKind::UnknownEventClass { id: 1, .. }
+    ));
+    dec.update(Arc::new(ust_like_trace(
+        true,
+        vec![malloc_event(0), malloc_event(1)],
+    )))
+    .unwrap();
+    s.decode_packet(&dec, &packet(1), 0).unwrap();
+    let ev = s.take(&dec).unwrap();
+    assert_eq!(ev.event_class_ids, vec![0, 1]);
+    // Changing an existing class is refused.
+    let mut changed = ust_like_trace(true, vec![malloc_event(0), malloc_event(1)]);
+    changed.streams[0].events[0].name = "other".into();
+    let e = dec.update(Arc::new(changed)).unwrap_err();
+    assert_eq!(e.kind, DecodeErrorKind::IncompatibleUpdate);
+}
+
+#[test]
+fn trace_without_clock_has_zero_timestamps_and_fallback_stream_id() {
+    let trace = simple_trace(vec![field("x", uint(8))]);
+    let (_, ev) = decode_all(trace, &[1, 2, 3]);
+    let b = &ev.batches[0];
+    assert_eq!(ts(b), vec![0, 0, 0]);
+    assert_eq!(u64s(b, "stream_id"), vec![99, 99, 99]);
+    assert!(col(b, "cpu").is_null(0));
+}
+
+#[test]
+fn decode_error_stays_small() {
+    // Errors travel inside the trace-directory and pipeline error enums.
+    assert!(std::mem::size_of::<DecodeError>() <= 72);
+}
