@@ -31,7 +31,7 @@ fn babeltrace2(input: &Path) -> Option<Output> {
 fn dirs(of: &Path) -> Vec<PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(of)
         .unwrap_or_else(|e| panic!("{}: {e}", of.display()))
-        .map(|e| e.unwrap().path())
+        .map(|e| e.expect("directory entry").path())
         .filter(|p| p.is_dir())
         .collect();
     v.sort();
@@ -130,15 +130,16 @@ fn warnings(stderr: &[u8]) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn lost_packets_are_reported_as_babeltrace2_reports_them() {
-    if oracle_missing() {
-        return;
-    }
-    for dir in dirs(&corpus("packet-seq-num")) {
+/// Every trace of `dirs`, stdout and loss notices, against babeltrace2.
+fn assert_like_babeltrace2(dirs: Vec<PathBuf>) {
+    for dir in dirs {
         let ours = trawl(&["cat"], &dir);
         let theirs = babeltrace2(&dir).unwrap();
-        assert_eq!(ours.stdout, theirs.stdout, "{}", dir.display());
+        assert!(
+            ours.stdout == theirs.stdout,
+            "{}",
+            describe(&dir.display().to_string(), &ours, &theirs)
+        );
         assert_eq!(
             warnings(&ours.stderr),
             warnings(&theirs.stderr),
@@ -146,6 +147,37 @@ fn lost_packets_are_reported_as_babeltrace2_reports_them() {
             dir.display()
         );
     }
+}
+
+#[test]
+fn lost_packets_are_reported_as_babeltrace2_reports_them() {
+    if oracle_missing() {
+        return;
+    }
+    assert_like_babeltrace2(dirs(&corpus("packet-seq-num")));
+}
+
+/// Streams that overlap in time, or not, or are empty, merge as babeltrace2 merges them.
+#[test]
+fn intersecting_streams_merge_like_babeltrace2() {
+    if oracle_missing() {
+        return;
+    }
+    assert_like_babeltrace2(dirs(&corpus("intersection")));
+}
+
+/// Any traces named in `TRAWL_COMPARE_TRACES` (`:`-separated), e.g. real
+/// traces from a production host, against babeltrace2.
+#[test]
+fn traces_from_env_print_like_babeltrace2() {
+    let Ok(list) = std::env::var("TRAWL_COMPARE_TRACES") else {
+        eprintln!("skipped: set TRAWL_COMPARE_TRACES=DIR[:DIR...] to compare more traces");
+        return;
+    };
+    if oracle_missing() {
+        return;
+    }
+    assert_like_babeltrace2(std::env::split_paths(&list).collect());
 }
 
 #[test]

@@ -2,6 +2,11 @@
 //! babeltrace2 accepts parses, every one it refuses for metadata reasons
 //! gives a positioned error.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 use std::path::{Path, PathBuf};
 
 use trawl_source_lttng::metadata::{

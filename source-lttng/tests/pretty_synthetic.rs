@@ -9,6 +9,11 @@
 //! endian, written into a temporary directory; `TZ=UTC babeltrace2` prints
 //! it and the test compares. Skipped when babeltrace2 is not installed.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -186,7 +191,7 @@ fn stream(hidden: bool) -> Vec<u8> {
     }
     // ints: h8, o16, uo16, b8, h64, d64, then b3 (bits 0-2) and h5 (bits 3-7)
     // of one byte, hidden, __two.
-    let ints: [(i8, i16, u16, u8, i64, i64, u8, u8); 3] = [
+    let ints: [IntRow; 3] = [
         (-1, -1, 8, 5, -2, i64::MIN, 0b101, 0b11111),
         (0, 0, 0, 0, 0, 0, 0, 0),
         (127, 511, 65_535, 255, i64::MAX, -1, 0b011, 0b01111),
@@ -253,6 +258,9 @@ fn stream(hidden: bool) -> Vec<u8> {
 /// A clock-mapped payload integer: babeltrace2 does not print it.
 const HIDDEN: &str =
     "integer { size = 64; align = 8; signed = false; map = clock.mono.value; } hidden;";
+
+/// One event's integers: h8, o16, uo16, b8, h64, d64, b3, h5.
+type IntRow = (i8, i16, u16, u8, i64, i64, u8, u8);
 
 fn write_trace(dir: &Path, offset_s: i64, hidden: bool) {
     let meta = METADATA
