@@ -95,6 +95,19 @@ impl<'a> BitReader<'a> {
         Ok(out)
     }
 
+    /// The byte at the current (byte-aligned) position, not consumed.
+    #[inline]
+    pub(crate) fn peek_byte(&self) -> Result<u8, DecodeErrorKind> {
+        let end = self.pos + 8;
+        if end > self.limit {
+            return Err(self.beyond(end));
+        }
+        self.data
+            .get((self.pos / 8) as usize)
+            .copied()
+            .ok_or_else(|| self.beyond(end))
+    }
+
     /// Borrows `n` bytes at the current (byte-aligned) position.
     #[inline]
     pub(crate) fn slice(&mut self, n: u64) -> Result<&'a [u8], DecodeErrorKind> {

@@ -6,7 +6,7 @@ use super::bits::{BitReader, sign_extend};
 use super::clock::update_clock;
 use super::columns::Columns;
 use super::error::DecodeErrorKind;
-use super::plan::{IntOp, IntRead, Len, NO_REG, NONE, Op};
+use super::plan::{FlatField, FlatKind, IntOp, IntRead, Len, NO_REG, NONE, Op};
 use crate::metadata::ByteOrder;
 
 /// Per-stream mutable state the plans read and write.
@@ -109,6 +109,42 @@ fn float_from_bits(bits: u64, exp: u32, mant: u32) -> f64 {
             }
         }
     }
+}
+
+/// `N` bytes of `d` at `o` (the run's length was checked: `o + N <= d.len()`).
+#[inline(always)]
+fn le<const N: usize>(d: &[u8], o: usize) -> [u8; N] {
+    d.get(o..o + N)
+        .and_then(|s| s.try_into().ok())
+        .unwrap_or([0; N])
+}
+
+/// The error of a flat run that does not fit: the first field that ends
+/// past the content, named by its own path, with the reader at that field
+/// (the error's byte offset).
+fn flat_beyond(
+    r: &mut BitReader<'_>,
+    start: u64,
+    fields: &[FlatField],
+) -> (usize, DecodeErrorKind) {
+    let limit = r.limit();
+    let field = fields
+        .iter()
+        .find(|f| start + 8 * u64::from(u32::from(f.off) + f.kind.bytes()) > limit)
+        .or(fields.last());
+    let (path, from, to) = field.map_or((0, start, start), |f| {
+        let from = start + 8 * u64::from(f.off);
+        (f.path as usize, from, from + 8 * u64::from(f.kind.bytes()))
+    });
+    r.set_pos(from.min(limit));
+    (
+        path,
+        DecodeErrorKind::FieldBeyondContent {
+            start: from,
+            end: to,
+            limit,
+        },
+    )
 }
 
 /// Runs `ops`; on error returns the failing op index with the error.
@@ -340,6 +376,36 @@ pub(crate) fn run(
                     }
                 }
                 Op::Jump(to) => pc = *to as usize,
+                Op::Flat { bytes, fields } => {
+                    t!(r.align(8));
+                    let start = r.pos();
+                    let Ok(d) = r.slice(u64::from(*bytes)) else {
+                        return Err(flat_beyond(r, start, fields));
+                    };
+                    for f in fields.iter() {
+                        let o = usize::from(f.off);
+                        let v = match f.kind {
+                            FlatKind::U8 => u64::from(le::<1>(d, o)[0]),
+                            FlatKind::I8 => sign_extend(u64::from(le::<1>(d, o)[0]), 8),
+                            FlatKind::U16 => u64::from(u16::from_le_bytes(le(d, o))),
+                            FlatKind::I16 => {
+                                sign_extend(u64::from(u16::from_le_bytes(le(d, o))), 16)
+                            }
+                            FlatKind::U32 => u64::from(u32::from_le_bytes(le(d, o))),
+                            FlatKind::I32 => {
+                                sign_extend(u64::from(u32::from_le_bytes(le(d, o))), 32)
+                            }
+                            FlatKind::U64 => u64::from_le_bytes(le(d, o)),
+                            FlatKind::Text(n) => {
+                                let s = d.get(o..o + n as usize).unwrap_or_default();
+                                let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+                                cols.push_str(f.col, &s[..end]);
+                                continue;
+                            }
+                        };
+                        cols.push_int(f.col, v);
+                    }
+                }
             }
         }
     }

@@ -43,6 +43,8 @@ mod clock;
 mod columns;
 mod error;
 mod exec;
+mod fuse;
+mod header;
 mod paths;
 mod plan;
 pub mod schema;
@@ -92,6 +94,8 @@ pub(crate) struct StreamPlan {
     pub(crate) pspec: Specials,
     pub(crate) header: Plan,
     pub(crate) hspec: Specials,
+    /// `header` done natively, when it is one of LTTng's.
+    pub(crate) fast_header: Option<header::FastHeader>,
     pub(crate) classes: Vec<ClassPlan>,
     pub(crate) by_id: HashMap<u64, usize>,
     /// `by_id` as a table when ids are small (the usual case): no hashing per event.
@@ -308,7 +312,7 @@ impl TraceDecoder {
                 by_id.entry(ec.id).or_insert(i);
                 classes.push(ClassPlan {
                     id: ec.id,
-                    plan: c.plan,
+                    plan: fuse::fuse(c.plan),
                     pctx: pctx_cols,
                     schema,
                     top,
@@ -337,6 +341,10 @@ impl TraceDecoder {
                 pspec,
                 header: hplan,
                 hspec: hs,
+                fast_header: sc
+                    .event_header
+                    .as_ref()
+                    .and_then(|h| header::FastHeader::recognize(h, &regs)),
                 classes,
                 by_id,
                 dense,

@@ -150,6 +150,53 @@ pub(crate) enum Op {
         options: Box<[VarOption]>,
     },
     Jump(u32),
+    /// A run of byte-aligned fields that only feed columns (see `fuse`):
+    /// `bytes` long in all, each field at its byte offset.
+    Flat {
+        bytes: u32,
+        fields: Box<[FlatField]>,
+    },
+}
+
+/// The longest [`Op::Flat`] run in bytes (offsets fit a `u8`).
+pub(crate) const FLAT_MAX: u32 = 256;
+
+/// One field of an [`Op::Flat`] run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FlatField {
+    /// Byte offset in the run (< [`FLAT_MAX`]).
+    pub(crate) off: u8,
+    pub(crate) kind: FlatKind,
+    /// The column (`Columns::ints`, or `Columns::strs` for text).
+    pub(crate) col: u32,
+    /// Index of its path in `Plan::paths`, for errors.
+    pub(crate) path: u32,
+}
+
+/// The layout of a flat field (little endian).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlatKind {
+    U8,
+    I8,
+    U16,
+    I16,
+    U32,
+    I32,
+    U64,
+    /// A fixed-length 8-bit text array: a string cut at the first NUL.
+    Text(u32),
+}
+
+impl FlatKind {
+    pub(crate) fn bytes(self) -> u32 {
+        match self {
+            FlatKind::U8 | FlatKind::I8 => 1,
+            FlatKind::U16 | FlatKind::I16 => 2,
+            FlatKind::U32 | FlatKind::I32 => 4,
+            FlatKind::U64 => 8,
+            FlatKind::Text(n) => n,
+        }
+    }
 }
 
 /// An op list and, per op, the field path text errors name.

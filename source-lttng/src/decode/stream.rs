@@ -79,6 +79,8 @@ struct ClassRows {
     sid: Vec<u64>,
     cpu: Vec<u32>,
     cpu_valid: Vec<bool>,
+    /// `host`, `domain`, `event`: see [`ClassRows::constant_columns`].
+    consts: Option<[ArrayRef; 3]>,
 }
 
 impl ClassRows {
@@ -89,6 +91,7 @@ impl ClassRows {
             sid: Vec::new(),
             cpu: Vec::new(),
             cpu_valid: Vec::new(),
+            consts: None,
         }
     }
 }
@@ -203,14 +206,22 @@ impl StreamDecoder {
         while r.pos() < pk.content_bits {
             let start = r.pos();
             self.st.regs[REG_EVENT_ID as usize] = 0;
-            run_plan(
-                &sp.header,
-                &mut r,
-                &mut self.st,
-                &mut self.empty,
-                stream_offset,
-                next,
-            )?;
+            match sp.fast_header {
+                Some(h) => h.read(&mut r, &mut self.st).map_err(|kind| DecodeError {
+                    offset: stream_offset.saturating_add(r.pos() / 8),
+                    path: Arc::from("event header"),
+                    kind,
+                    next_packet: next,
+                })?,
+                None => run_plan(
+                    &sp.header,
+                    &mut r,
+                    &mut self.st,
+                    &mut self.empty,
+                    stream_offset,
+                    next,
+                )?,
+            }
             let id = if sp.hspec.present[REG_EVENT_ID as usize] {
                 reg(&self.st, REG_EVENT_ID)
             } else if sp.classes.len() == 1 {
@@ -596,13 +607,32 @@ fn finish_batch(
         ScalarBuffer::from(std::mem::replace(&mut rows.cpu, Vec::with_capacity(n))),
         nulls,
     );
+    // `host`, `domain` and `event` hold one value in every row: dictionary
+    // arrays long enough for the largest batch so far, sliced per batch
+    // (slicing copies and validates nothing; building them per batch cost
+    // as much as decoding two fields).
+    if rows.consts.as_ref().is_none_or(|c| c[0].len() < n) {
+        let cap = n.next_power_of_two().max(1024);
+        rows.consts = Some(
+            [
+                trawl_core::envelope::META_HOST,
+                trawl_core::envelope::META_DOMAIN,
+                trawl_core::envelope::META_EVENT,
+            ]
+            .map(|k| dict_const(get(k), cap)),
+        );
+    }
+    let [host, domain, event] = match &rows.consts {
+        Some(c) => c.clone().map(|a| a.slice(0, n)),
+        None => return Err(DecodeErrorKind::Arrow("envelope constants".into())),
+    };
     let mut arrays: Vec<ArrayRef> = vec![
         Arc::new(ts),
-        dict_const(get(trawl_core::envelope::META_HOST), n),
-        dict_const(get(trawl_core::envelope::META_DOMAIN), n),
+        host,
+        domain,
         Arc::new(sid),
         Arc::new(cpu),
-        dict_const(get(trawl_core::envelope::META_EVENT), n),
+        event,
     ];
     for (i, &c) in cp.top.iter().enumerate() {
         let f = cp.schema.field(6 + i);

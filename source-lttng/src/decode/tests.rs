@@ -446,7 +446,7 @@ fn corrupt_packets_name_offset_and_field() {
     assert!(e.path.contains("payload field `_ptr`"), "{}", e.path);
     assert_eq!(e.next_packet, Some(1200));
     // 84 (header+context) + 47 (first event) + 31 (second header+contexts) + 8 (size).
-    assert_eq!(e.offset, 1000 + 84 + 47 + 31 + 8);
+    assert_eq!(e.offset, 1000 + 84 + 47 + 31 + 8, "{e}");
     assert_eq!(s.rows_pending(), 1);
     let ev = s.take(&dec).unwrap();
     assert_eq!(ev.batches[0].num_rows(), 1);
@@ -610,4 +610,58 @@ fn trace_without_clock_has_zero_timestamps_and_fallback_stream_id() {
 fn decode_error_stays_small() {
     // Errors travel inside the trace-directory and pipeline error enums.
     assert!(std::mem::size_of::<DecodeError>() <= 72);
+}
+
+/// The native LTTng header path and the general plan decode the same
+/// packets to the same rows: compact and extended events, both header
+/// layouts, clock wraps.
+#[test]
+fn fast_header_agrees_with_the_general_plan() {
+    for large in [true, false] {
+        let trace = Arc::new(ust_like_trace(
+            large,
+            vec![malloc_event(1), malloc_event(40)],
+        ));
+        let mut a = Asm::new(ByteOrder::Little);
+        let begin: u64 = (5 << 27) | 0x7ff_fff0;
+        open_lttng_packet(&mut a, begin, begin + (1 << 28), 0, 0, 0);
+        for (i, low) in [0x7ff_fff8u64, 0x10, 0x20].into_iter().enumerate() {
+            a.align(8);
+            if i == 1 {
+                // extended: id 31 (compact) or 65535 (large), then u32 id, u64 ts
+                if large {
+                    a.u16(u16::MAX);
+                } else {
+                    a.int(5, 31).align(8);
+                }
+                a.u32(40); // v.extended.id
+                a.u64((6 << 27) | low); // v.extended.timestamp
+            } else if large {
+                a.u16(1).u32(((6 << 27) | low) as u32);
+            } else {
+                a.int(5, 1).int(27, low);
+            }
+            a.u32(1).u32(2).bytes(&[b'p'; 17]); // vpid, vtid, procname
+            a.u64(i as u64).u64(0xff); // size, ptr
+        }
+        let data = close_lttng_packet(&mut a, 0);
+
+        let fast = TraceDecoder::new(Arc::clone(&trace)).unwrap();
+        assert!(
+            fast.streams[0].fast_header.is_some(),
+            "large={large}: not recognized"
+        );
+        let mut general = TraceDecoder::new(Arc::clone(&trace)).unwrap();
+        general.streams[0].fast_header = None;
+        let decode = |dec: &TraceDecoder| {
+            let mut s = dec.new_stream(0);
+            s.set_track_order(true);
+            s.decode_packet(dec, &data, 0).unwrap();
+            s.take(dec).unwrap()
+        };
+        let (f, g) = (decode(&fast), decode(&general));
+        assert_eq!(f.order, g.order, "large={large}");
+        assert_eq!(f.batches, g.batches, "large={large}");
+        assert_eq!(f.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+    }
 }

@@ -1,21 +1,45 @@
-//! One stream file read packet by packet, through a reusable window.
+//! One stream file read packet by packet, through a sliding window.
 //!
 //! A packet is handed to the decoder as the bytes from its start to the end of
 //! the window; the decoder reads the packet's own size from its context. The
 //! window is the packet's size when the index gives it, else a few MiB,
 //! grown when a packet turns out larger. Memory stays bounded by the largest
 //! packet, whatever the file size.
+//!
+//! The window is a read-only memory map of the file when the system allows
+//! it (no copy: at trace sizes the copy out of the page cache costs as much as
+//! decoding), else a buffer filled by `read`.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use memmap2::{Mmap, MmapOptions};
+
 use super::index::{IndexEntry, read_index};
 
-/// Bytes read at once when the index does not say how large the next packet is.
+/// Bytes taken at once when the index does not say how large the next
+/// packet is, and the least a window holds (small packets share one).
 const DEFAULT_WINDOW: u64 = 4 << 20;
 
-/// A stream file with a read window.
+/// What holds the window's bytes.
+enum Window {
+    Empty,
+    Mapped(Mmap),
+    Read(Vec<u8>),
+}
+
+impl Window {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Window::Empty => &[],
+            Window::Mapped(m) => m,
+            Window::Read(v) => v,
+        }
+    }
+}
+
+/// A stream file with a window over it.
 pub(crate) struct StreamFile {
     path: PathBuf,
     file: File,
@@ -23,9 +47,11 @@ pub(crate) struct StreamFile {
     index: Vec<IndexEntry>,
     /// The whole file is one window (the trace's packets carry no size).
     whole_file: bool,
-    buf: Vec<u8>,
-    /// File offset of `buf[0]`.
-    buf_start: u64,
+    /// Map windows instead of reading them (off after a failed map).
+    map: bool,
+    window: Window,
+    /// File offset of the window's first byte.
+    window_start: u64,
     /// File offset of the next packet.
     pos: u64,
 }
@@ -35,8 +61,8 @@ impl StreamFile {
     pub(crate) fn open(path: &Path, whole_file: bool) -> std::io::Result<Self> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
-        // The index only sizes the read window: a malformed one is ignored
-        // and the stream, which is the authority, is read without it.
+        // The index only sizes the window: a malformed one is ignored and
+        // the stream, which is the authority, is read without it.
         let index = match read_index(path) {
             Some(Ok(entries)) => entries,
             Some(Err(_)) | None => Vec::new(),
@@ -47,8 +73,9 @@ impl StreamFile {
             len,
             index,
             whole_file,
-            buf: Vec::new(),
-            buf_start: 0,
+            map: true,
+            window: Window::Empty,
+            window_start: 0,
             pos: 0,
         })
     }
@@ -91,29 +118,113 @@ impl StreamFile {
     }
 
     /// At least `want` bytes from the next packet (fewer only at the end of
-    /// the file).
+    /// the file), and whatever else the window holds after them.
     pub(crate) fn window(&mut self, want: u64) -> std::io::Result<&[u8]> {
         let want = want.min(self.remaining());
-        let buf_end = self.buf_start + self.buf.len() as u64;
-        let covered = self.pos >= self.buf_start && self.pos + want <= buf_end;
+        let window_end = self.window_start + self.window.bytes().len() as u64;
+        let covered = self.pos >= self.window_start && self.pos + want <= window_end;
         if !covered {
-            // Read at least a default window so that small packets without an
-            // index do not cost one read each.
-            let read_len = want.max(DEFAULT_WINDOW.min(self.remaining()));
-            self.buf.clear();
-            self.file.seek(SeekFrom::Start(self.pos))?;
-            // `take` + `read_to_end` fills spare capacity without zeroing it first.
-            (&mut self.file).take(read_len).read_to_end(&mut self.buf)?;
-            if (self.buf.len() as u64) < read_len {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!("{} shrank while being read", self.path.display()),
-                ));
-            }
-            self.buf_start = self.pos;
+            self.window = Window::Empty;
+            let len = want.max(DEFAULT_WINDOW).min(self.remaining());
+            self.fill(len)?;
         }
-        let from = (self.pos - self.buf_start) as usize;
-        let to = self.buf.len().min(from + (self.len - self.pos) as usize);
-        Ok(&self.buf[from..to])
+        let bytes = self.window.bytes();
+        let from = usize::try_from(self.pos - self.window_start).map_err(std::io::Error::other)?;
+        Ok(bytes.get(from..).unwrap_or_default())
+    }
+
+    /// Makes the window `len` bytes from `pos`.
+    fn fill(&mut self, len: u64) -> std::io::Result<()> {
+        let usize_len = usize::try_from(len).map_err(std::io::Error::other)?;
+        if self.map && len > 0 {
+            match map(&self.file, self.pos, usize_len) {
+                Ok(m) => {
+                    self.window = Window::Mapped(m);
+                    self.window_start = self.pos;
+                    return Ok(());
+                }
+                // Some files cannot be mapped (special file systems): read.
+                Err(_) => self.map = false,
+            }
+        }
+        let mut buf = Vec::with_capacity(usize_len);
+        self.file.seek(SeekFrom::Start(self.pos))?;
+        (&mut self.file).take(len).read_to_end(&mut buf)?;
+        if (buf.len() as u64) < len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("{} shrank while being read", self.path.display()),
+            ));
+        }
+        self.window = Window::Read(buf);
+        self.window_start = self.pos;
+        Ok(())
+    }
+}
+
+/// Maps `len` bytes of `file` from `offset`, read-only, pages loaded up front.
+#[expect(unsafe_code, reason = "memory-mapping a trace file; see SAFETY")]
+fn map(file: &File, offset: u64, len: usize) -> std::io::Result<Mmap> {
+    // SAFETY: the map is read-only and covers only bytes that existed when
+    // the stream was opened. Tracers and relay daemons only append to stream
+    // files and never rewrite or truncate written packets, so the mapped bytes
+    // do not change while borrowed. (A file truncated by someone else would
+    // raise SIGBUS, as with any mapping reader, e.g. ripgrep.)
+    unsafe {
+        MmapOptions::new()
+            .offset(offset)
+            .len(len)
+            .populate()
+            .map(file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn file_of(len: usize) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        f.write_all(&bytes).unwrap();
+        f
+    }
+
+    fn check_windows(s: &mut StreamFile, len: usize) {
+        let mut pos = 0usize;
+        while s.remaining() > 0 {
+            let step = 1_000_003.min(len - pos);
+            let w = s.window(step as u64).unwrap();
+            assert!(w.len() >= step);
+            assert_eq!(w[0], (pos % 251) as u8, "byte at {pos}");
+            assert_eq!(w[step - 1], ((pos + step - 1) % 251) as u8);
+            s.advance(step as u64);
+            pos += step;
+        }
+        assert_eq!(pos, len);
+    }
+
+    #[test]
+    fn windows_slide_over_the_file_mapped_and_read() {
+        let len = 9 << 20;
+        let f = file_of(len);
+        let mut mapped = StreamFile::open(f.path(), false).unwrap();
+        check_windows(&mut mapped, len);
+        let mut read = StreamFile::open(f.path(), false).unwrap();
+        read.map = false;
+        check_windows(&mut read, len);
+    }
+
+    #[test]
+    fn a_window_grows_for_a_large_packet() {
+        let len = 12 << 20;
+        let f = file_of(len);
+        let mut s = StreamFile::open(f.path(), false).unwrap();
+        s.advance(5);
+        let w = s.window(10 << 20).unwrap();
+        assert!(w.len() >= 10 << 20);
+        assert_eq!(w[0], 5);
     }
 }
