@@ -1,5 +1,5 @@
 //! Decode plans and the packet decoder: CTF 1.8 packet bytes → Arrow batches,
-//! one per event class (notes/arrow-mapping.md is the column contract).
+//! one per event class (the column contract is in [`schema`]).
 //!
 //! A [`TraceDecoder`] compiles the trace class once: every event class
 //! becomes a flat op list (stream event context, event context, payload)

@@ -1,5 +1,32 @@
-//! The Arrow side of the contract (notes/arrow-mapping.md): column names and
-//! the Arrow type of each CTF field type.
+//! How decoded events look in Arrow (DESIGN.md §2, made precise here).
+//!
+//! One `RecordBatch` per event class per trace, rows in stream order.
+//! Columns, in order:
+//! 1. the envelope (`trawl_core::envelope`): `ts` (absolute ns, 0 when the
+//!    stream class has no clock), `host` (env `hostname`), `domain` (env
+//!    `domain`), `stream_id` (`stream_instance_id`, else the stream file's
+//!    position in its trace), `cpu` (`cpu_id`), `event` (class name);
+//! 2. packet context fields other than those babeltrace2 hides
+//!    ([`is_hidden_packet_context_field`]; LTTng traces have none left);
+//! 3. stream event context, event context, then payload fields, each in
+//!    declaration order.
+//!
+//! Names: the metadata name with one leading `_` stripped ([`column_name`]);
+//! a name already taken (envelope or earlier column) gets its scope's prefix
+//! ([`scope_prefix`]: kernel `lttng_statedump_process_state.cpu` becomes
+//! `payload_cpu`). Every column but the envelope's is nullable.
+//!
+//! Types: an N-bit integer → the smallest Arrow integer holding it, signedness
+//! kept; an enumeration → two columns, `<name>` (dictionary label of the first
+//! matching mapping, null when none matches) and `<name>_value` (the integer,
+//! always: DESIGN.md keeps it only when no label matches, but a value can
+//! match several labels or none, and readers want the number), or
+//! `Struct{label, value}` where it is an array element or variant option; a
+//! string → Utf8 (invalid UTF-8 replaced by U+FFFD); an 8-bit UTF-8/ASCII
+//! array or sequence → Utf8 up to the first NUL; other arrays →
+//! FixedSizeList, sequences → List (child `item`); struct → Struct; variant →
+//! Struct of nullable options, only the selected one set; floats → Float32
+//! (8/24) or Float64.
 
 use std::sync::Arc;
 
