@@ -87,6 +87,10 @@ pub(crate) struct StrCol {
     offsets: Vec<i32>,
     bytes: Vec<u8>,
     valid: Validity,
+    /// The raw bytes of the last fixed-length text pushed, and its row
+    /// (none when unknown): see [`Columns::push_text`].
+    last_raw: Vec<u8>,
+    last_row: Option<usize>,
 }
 
 impl Default for StrCol {
@@ -95,6 +99,8 @@ impl Default for StrCol {
             offsets: vec![0],
             bytes: Vec::new(),
             valid: Validity::default(),
+            last_raw: Vec::new(),
+            last_row: None,
         }
     }
 }
@@ -231,6 +237,33 @@ impl Columns {
             c.vals.push(v);
         }
     }
+    /// Pushes a fixed-length 8-bit text array: the string up to the first
+    /// NUL. The same raw bytes as the row just pushed (a process name, in
+    /// event after event) repeat that row's string without searching for the
+    /// NUL or validating again.
+    #[inline]
+    pub(crate) fn push_text(&mut self, i: u32, raw: &[u8]) {
+        let Some(c) = self.strs.get_mut(i as usize) else {
+            return;
+        };
+        let row = c.offsets.len() - 1;
+        if !raw.is_empty() && c.last_row.is_some_and(|r| r + 1 == row) && c.last_raw == raw {
+            let from = c.offsets.get(row - 1).copied().unwrap_or(0).max(0) as usize;
+            let to = c.offsets.get(row).copied().unwrap_or(0).max(0) as usize;
+            c.bytes.extend_from_within(from..to);
+            c.valid.push(true, row);
+            c.offsets
+                .push(i32::try_from(c.bytes.len()).unwrap_or(i32::MAX));
+            c.last_row = Some(row);
+            return;
+        }
+        c.last_raw.clear();
+        c.last_raw.extend_from_slice(raw);
+        c.last_row = Some(row);
+        let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+        self.push_str(i, &raw[..end]);
+    }
+
     /// Pushes `bytes` as UTF-8 (invalid sequences become U+FFFD).
     #[inline]
     pub(crate) fn push_str(&mut self, i: u32, bytes: &[u8]) {
@@ -394,6 +427,7 @@ impl Columns {
                     let end = c.offsets.last().copied().unwrap_or(0).max(0) as usize;
                     c.bytes.truncate(end);
                     c.valid.truncate(n);
+                    c.last_row = None;
                 }
             }
             ColRef::Dict(i) => {
@@ -490,6 +524,7 @@ impl Columns {
                 }
                 let mut fresh = Vec::with_capacity(c.offsets.len());
                 fresh.push(0);
+                c.last_row = None;
                 let offsets = std::mem::replace(&mut c.offsets, fresh);
                 let nb = c.bytes.len();
                 let bytes = std::mem::replace(&mut c.bytes, Vec::with_capacity(nb));
@@ -612,6 +647,29 @@ fn int_array(vals: Vec<u64>, nulls: Option<NullBuffer>, ty: &DataType) -> ArrayR
 
 #[cfg(test)]
 mod tests {
+
+    /// Repeated text rows reuse the previous row's string, but never across a
+    /// rollback, a null or a batch boundary.
+    #[test]
+    fn repeated_text_is_reused_only_when_it_is_the_last_row() {
+        let mut c = Columns::default();
+        let col = c.new_str();
+        let ColRef::Str(i) = col else { unreachable!() };
+        c.push_text(i, b"ls\0\0xx");
+        c.push_text(i, b"ls\0\0xx"); // same raw: reused
+        c.push_text(i, b"sh\0\0xx");
+        c.truncate(col, 2); // drop "sh"
+        c.push_text(i, b"sh\0\0xx"); // not reused from the dropped row
+        c.push_null(col);
+        c.push_text(i, b"sh\0\0xx"); // the last row is null: decoded again
+        let a = c.finish(col, &DataType::Utf8).unwrap();
+        let got: Vec<_> = a.as_string::<i32>().iter().collect();
+        assert_eq!(got, [Some("ls"), Some("ls"), Some("sh"), None, Some("sh")]);
+        c.push_text(i, b"sh\0\0xx"); // a new batch starts afresh
+        let a = c.finish(col, &DataType::Utf8).unwrap();
+        assert_eq!(a.as_string::<i32>().value(0), "sh");
+    }
+
     use super::*;
     use arrow_array::cast::AsArray;
     use arrow_schema::{Field, Fields};

@@ -397,9 +397,7 @@ pub(crate) fn run(
                             }
                             FlatKind::U64 => u64::from_le_bytes(le(d, o)),
                             FlatKind::Text(n) => {
-                                let s = d.get(o..o + n as usize).unwrap_or_default();
-                                let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-                                cols.push_str(f.col, &s[..end]);
+                                cols.push_text(f.col, d.get(o..o + n as usize).unwrap_or_default());
                                 continue;
                             }
                         };
