@@ -11,8 +11,8 @@ use arrow_array::{ArrayRef, RecordBatch, TimestampNanosecondArray, UInt32Array, 
 use arrow_schema::{DataType, Field as ArrowField};
 
 use crate::metadata::{
-    ByteOrder, ClockClass, Encoding, EnumMapping, EnumType, EnvValue, EventClass, Field, FieldType,
-    IntegerType, StreamClass, StructType, TraceClass,
+    ByteOrder, ClockClass, Encoding, EnvValue, EventClass, Field, FieldType, IntegerType,
+    StreamClass, StructType, TraceClass,
 };
 
 /// An integer type.
@@ -42,16 +42,7 @@ pub(crate) fn clock_int(size: u32) -> FieldType {
 
 /// An enum over a 32-bit signed container.
 pub(crate) fn enum_ty(mappings: &[(&str, i128, i128)]) -> FieldType {
-    FieldType::Enum(EnumType {
-        container: int_ty(32, true, 10),
-        mappings: mappings
-            .iter()
-            .map(|&(l, lo, hi)| EnumMapping {
-                label: l.into(),
-                ranges: vec![(lo, hi)],
-            })
-            .collect(),
-    })
+    crate::decode::testing::enum_t(int_ty(32, true, 10), mappings)
 }
 
 /// A named field.
