@@ -61,22 +61,6 @@ fn every_accepted_corpus_metadata_parses() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Timing of the 1,400-class kernel metadata; run with
-/// `cargo test --release -p trawl-source-lttng --test metadata -- --ignored --nocapture`.
-#[test]
-#[ignore = "timing, meaningful in release builds only"]
-fn kernel_metadata_parse_time() {
-    let bytes =
-        std::fs::read(Path::new(DATA).join("kernel-metadata/lttng-modules-2.10.metadata")).unwrap();
-    let text = metadata_text(&bytes).unwrap();
-    let runs = 20;
-    let start = std::time::Instant::now();
-    for _ in 0..runs {
-        parse_metadata(&text).unwrap();
-    }
-    eprintln!("kernel metadata: {:?} per parse", start.elapsed() / runs);
-}
-
 #[test]
 fn kernel_metadata_spot_checks() {
     let tc = parse("kernel-metadata/lttng-modules-2.10.metadata");

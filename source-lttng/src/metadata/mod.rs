@@ -60,38 +60,3 @@ pub fn parse_metadata(text: &str) -> Result<TraceClass, MetadataError> {
     let parsed = parser::Parser::new(&tokens).parse()?;
     resolve::resolve(parsed)
 }
-
-#[cfg(test)]
-mod phase_timing {
-    #[test]
-    #[ignore = "timing"]
-    fn phases() {
-        let bytes = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/data/kernel-metadata/lttng-modules-2.10.metadata"
-        ))
-        .unwrap();
-        let text = super::metadata_text(&bytes).unwrap();
-        // Minimum over runs: the machine is shared, minima are what the code costs.
-        let mut best = [std::time::Duration::MAX; 4];
-        for _ in 0..30 {
-            let t = std::time::Instant::now();
-            let toks = super::lexer::tokenize(&text).unwrap();
-            let t1 = t.elapsed();
-            let parsed = super::parser::Parser::new(&toks).parse().unwrap();
-            let t2 = t.elapsed();
-            let tc = super::resolve::resolve(parsed).unwrap();
-            let t3 = t.elapsed();
-            drop(tc);
-            drop(toks);
-            let t4 = t.elapsed();
-            for (b, d) in best.iter_mut().zip([t1, t2 - t1, t3 - t2, t4 - t3]) {
-                *b = (*b).min(d);
-            }
-        }
-        eprintln!(
-            "lex {:?} parse {:?} resolve {:?} drop {:?}",
-            best[0], best[1], best[2], best[3]
-        );
-    }
-}
