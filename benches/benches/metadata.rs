@@ -1,6 +1,11 @@
 //! Parsing the metadata of a real lttng-modules 2.10 kernel trace (1,400
 //! event classes), as the live source does again each time metadata grows.
 
+#![expect(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented pub fn"
+)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use trawl_source_lttng::metadata::{metadata_text, parse_metadata};
 
