@@ -362,3 +362,31 @@ fn times_follow_the_local_time_zone() {
         }
     }
 }
+
+/// `trawl cat T | head` ends quietly when `head` has read enough.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let dir = corpus("succeed").join("lttng-tracefile-rotation");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trawl"))
+        .args(["cat"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then drop: pipe closed
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
