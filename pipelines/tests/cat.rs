@@ -269,6 +269,44 @@ mod real_traces {
         assert_same_as_babeltrace2(&trace);
     }
 
+    /// A relay daemon's output tree (`HOST/SESSION-DATE/ust/uid/...`) with
+    /// two sessions in it, read from its root: every trace found, merged.
+    #[test]
+    fn relay_daemon_tree_with_two_sessions_prints_like_babeltrace2() {
+        let Some(daemon) = lttng_or_skip() else {
+            return;
+        };
+        if oracle_missing() {
+            return;
+        }
+        let relayd = daemon
+            .start_relayd(&daemon.home().join("relayd"))
+            .expect("lttng-relayd");
+        for name in ["first", "second"] {
+            let session = daemon
+                .session(name)
+                .live(&relayd, 100_000)
+                .contexts(ALL_CONTEXTS)
+                .create()
+                .expect("create live session");
+            session.start().expect("start");
+            session
+                .run_traced(Path::new("/bin/ls"), &["/"], RUN_TIMEOUT)
+                .expect("traced ls");
+            session.stop().expect("stop");
+            session.destroy().expect("destroy");
+        }
+        let root = relayd.output();
+        let hosts: Vec<_> = std::fs::read_dir(root).expect("relayd output").collect();
+        assert_eq!(
+            hosts.len(),
+            1,
+            "one HOST directory under {}",
+            root.display()
+        );
+        assert_same_as_babeltrace2(root);
+    }
+
     #[test]
     fn per_pid_buffers_print_like_babeltrace2() {
         let Some(daemon) = lttng_or_skip() else {
