@@ -428,3 +428,27 @@ fn a_closed_pipe_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// One trace with bad metadata next to a good one: the good one is printed,
+/// the bad one named, and the exit status says something went wrong.
+#[test]
+fn a_bad_trace_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to) in [("succeed/smalltrace", "good"), ("fail/fail2", "bad")] {
+        let src = corpus(from);
+        std::fs::create_dir(dir.path().join(to)).unwrap();
+        for f in std::fs::read_dir(&src).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, dir.path().join(to).join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let out = trawl(&["cat"], dir.path());
+    let good = trawl(&["cat"], &corpus("succeed/smalltrace"));
+    assert_eq!(out.stdout, good.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad: metadata: line 9, column 16"),
+        "{stderr}"
+    );
+}

@@ -46,13 +46,20 @@ fn print(
     inputs: Vec<PathBuf>,
     format: OutputFormat,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let mut merger = EventMerger::new(open_traces(&inputs)?)?;
+    let opened = open_traces(&inputs)?;
+    let mut failed = !opened.failed.is_empty();
+    for e in &opened.failed {
+        eprintln!("trawl: error: {e}");
+    }
+    if opened.traces.is_empty() {
+        return Ok(ExitCode::from(1));
+    }
+    let mut merger = EventMerger::new(opened.traces)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut pretty = PrettyFormatter::new().local_time();
     let mut json = JsonFormatter::new();
     let mut line = Vec::with_capacity(1024);
-    let mut failed = false;
     while let Some(item) = merger.next_item()? {
         line.clear();
         match item {

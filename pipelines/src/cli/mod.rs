@@ -13,7 +13,7 @@ pub use cat::{CatArgs, OutputFormat};
 /// Reads LTTng (CTF 1.8) traces, decodes them into typed Arrow tables and
 /// prints, converts or exports them. See DESIGN.md for the architecture.
 #[derive(Debug, Parser)]
-#[command(name = "trawl", version, about, long_about)]
+#[command(name = "trawl", version)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -188,16 +188,32 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, depth: usize) -> Result<(), TraceD
     Ok(())
 }
 
-/// Opens every trace under `inputs`.
-pub fn open_traces(inputs: &[PathBuf]) -> Result<Vec<Trace>, TraceDirError> {
-    let mut traces = Vec::new();
+/// Every trace under `inputs`, opened, and the traces that could not be
+/// opened (bad metadata, unreadable files), each error naming its trace: one
+/// bad trace does not keep the others from being read. Only an input that
+/// does not exist or holds no trace at all is an error for the whole call.
+pub fn open_traces(inputs: &[PathBuf]) -> Result<OpenedTraces, TraceDirError> {
+    let mut opened = OpenedTraces::default();
     for (input, dir) in find_traces(inputs)? {
-        let mut trace = Trace::open(&dir)?;
-        trace.relative = dir
-            .strip_prefix(&input)
-            .map(|r| r.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        traces.push(trace);
+        match Trace::open(&dir) {
+            Ok(mut trace) => {
+                trace.relative = dir
+                    .strip_prefix(&input)
+                    .map(|r| r.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                opened.traces.push(trace);
+            }
+            Err(e) => opened.failed.push(e),
+        }
     }
-    Ok(traces)
+    Ok(opened)
+}
+
+/// What [`open_traces`] found.
+#[derive(Default)]
+pub struct OpenedTraces {
+    /// The traces that opened, in a stable order.
+    pub traces: Vec<Trace>,
+    /// Why the others did not.
+    pub failed: Vec<TraceDirError>,
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use trawl_core::{EventBatch, Loss, Message, Source, Watermark};
 
 use super::cursor::StreamCursor;
-use super::{Trace, TraceDirError, open_traces};
+use super::{OpenedTraces, Trace, TraceDirError, open_traces};
 
 /// Rows held across all streams before they are emitted as batches.
 pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
@@ -42,7 +42,7 @@ impl TraceDirSourceBuilder {
 
     /// Opens the traces and their streams.
     pub fn build(self) -> Result<TraceDirSource, TraceDirError> {
-        let traces = open_traces(&self.inputs)?;
+        let OpenedTraces { traces, failed } = open_traces(&self.inputs)?;
         let mut cursors = Vec::new();
         for (t, trace) in traces.iter().enumerate() {
             let whole_file = !trace.packets_sized();
@@ -69,7 +69,7 @@ impl TraceDirSourceBuilder {
             batch_rows: self.batch_rows,
             pending_rows: 0,
             out: VecDeque::new(),
-            errors: Vec::new(),
+            errors: failed,
             done: false,
         })
     }
