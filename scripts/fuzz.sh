@@ -18,6 +18,8 @@ if [ -d "$data" ]; then
         cp "$f" "fuzz/corpus/metadata/seed$i"
     done < <(find "$data/ctf-traces" "$data/kernel-metadata" -name metadata -o -name '*.metadata')
 fi
+# The packet target's seed: a packet of every field kind, from the assembler.
+TRAWL_WRITE_FUZZ_SEED=1 cargo test --quiet -p trawl-source-lttng --test decode write_fuzz_seed
 for target in $(cd fuzz && cargo fuzz list); do
     echo "fuzz: $target for ${seconds}s"
     (cd fuzz && cargo fuzz run "$target" -- -max_total_time="$seconds" -rss_limit_mb=2048)

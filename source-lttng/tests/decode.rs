@@ -505,7 +505,7 @@ fn timestamps_match_babeltrace2() {
 
 /// Two packets for the fuzz metadata (`fuzz/fuzz_targets/packet.tsdl`): the
 /// fuzzing seed (`cargo test -p trawl-source-lttng --test decode -- --ignored
-/// write_fuzz_seed` writes it to fuzz/corpus/packet/seed).
+/// write_fuzz_seed` with TRAWL_WRITE_FUZZ_SEED=1 writes it to fuzz/corpus/packet/seed).
 fn fuzz_seed() -> Vec<u8> {
     use trawl_source_lttng::decode::testing::Asm;
     use trawl_source_lttng::metadata::ByteOrder;
@@ -556,9 +556,13 @@ fn fuzz_seed() -> Vec<u8> {
     out
 }
 
+/// Writes the seed for `make fuzz` (scripts/fuzz.sh sets the variable).
 #[test]
-#[ignore = "writes the fuzz seed file"]
 fn write_fuzz_seed() {
+    if std::env::var_os("TRAWL_WRITE_FUZZ_SEED").is_none() {
+        eprintln!("skipped: set TRAWL_WRITE_FUZZ_SEED=1 to write fuzz/corpus/packet/seed");
+        return;
+    }
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/packet");
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(format!("{dir}/seed"), fuzz_seed()).unwrap();
