@@ -504,8 +504,8 @@ fn timestamps_match_babeltrace2() {
 }
 
 /// Two packets for the fuzz metadata (`fuzz/fuzz_targets/packet.tsdl`): the
-/// fuzzing seed (`cargo test -p trawl-source-lttng --test decode -- --ignored
-/// write_fuzz_seed` with TRAWL_WRITE_FUZZ_SEED=1 writes it to fuzz/corpus/packet/seed).
+/// fuzzing seed (`TRAWL_WRITE_FUZZ_SEED=1 cargo test -p trawl-source-lttng
+/// --test decode write_fuzz_seed` writes it to fuzz/corpus/packet/seed).
 fn fuzz_seed() -> Vec<u8> {
     use trawl_source_lttng::decode::testing::Asm;
     use trawl_source_lttng::metadata::ByteOrder;
