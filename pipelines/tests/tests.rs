@@ -8,4 +8,5 @@
 mod common;
 
 mod cat;
+mod ls;
 mod lttng_harness;

@@ -1,12 +1,14 @@
 //! Command-line interface: argument definitions and dispatch.
 
 mod cat;
+mod ls;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 pub use cat::{CatArgs, OutputFormat};
+pub use ls::LsArgs;
 
 /// trawl: container-aware performance analysis with LTTng.
 ///
@@ -39,11 +41,19 @@ pub enum Command {
     /// the stream file and the byte offset; its stream continues at the next
     /// packet and trawl exits with status 1 at the end.
     Cat(CatArgs),
+    /// List the tracing sessions an LTTng relay daemon serves live.
+    ///
+    /// Prints one line per session as babeltrace2 does
+    /// (`babeltrace2 --input-format=lttng-live net://HOST`):
+    /// `net://HOST[:PORT]/host/HOSTNAME/SESSION (timer = µs, N stream(s), M client(s) connected)`.
+    /// The relay daemon listens for viewers on port 5344 of localhost by default.
+    Ls(LsArgs),
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         Command::Cat(args) => cat::run(args),
+        Command::Ls(args) => ls::run(args),
     }
 }
