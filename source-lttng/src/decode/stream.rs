@@ -113,7 +113,6 @@ pub struct StreamDecoder {
 
 struct Packet {
     sc: usize,
-    start: u64,
     pctx_start: u64,
     packet_bits: u64,
     content_bits: u64,
@@ -176,16 +175,7 @@ impl StreamDecoder {
         }
         let avail = (data.len() as u64).saturating_mul(8);
         let mut r = BitReader::new(data, avail);
-        let pk = self.framing(dec, &mut r, stream_offset)?;
-        let sp = dec.streams.get(pk.sc).ok_or_else(|| {
-            self.err(
-                0,
-                stream_offset,
-                "",
-                DecodeErrorKind::UnknownStreamClass { id: 0 },
-                None,
-            )
-        })?;
+        let (pk, sp) = self.framing(dec, &mut r, stream_offset)?;
         let next = Some(stream_offset.saturating_add(pk.packet_bits / 8));
         let reg = |st: &ExecState, i: u16| st.regs.get(i as usize).copied().unwrap_or(0);
         let present = |i: u16| sp.pspec.present.get(i as usize).copied().unwrap_or(false);
@@ -288,7 +278,6 @@ impl StreamDecoder {
             self.pending += 1;
             events += 1;
         }
-        let _ = pk.start;
 
         let width = sp.pspec.width[REG_DISCARDED as usize];
         let events_discarded = disc.map(|d| {
@@ -339,12 +328,12 @@ impl StreamDecoder {
     }
 
     /// Packet header and context: stream class, sizes, checks.
-    fn framing(
+    fn framing<'d>(
         &mut self,
-        dec: &TraceDecoder,
+        dec: &'d TraceDecoder,
         r: &mut BitReader<'_>,
         stream_offset: u64,
-    ) -> Result<Packet, DecodeError> {
+    ) -> Result<(Packet, &'d StreamPlan), DecodeError> {
         let avail = r.limit();
         let reg = |st: &ExecState, i: u16| st.regs.get(i as usize).copied().unwrap_or(0);
         run_plan(
@@ -488,16 +477,16 @@ impl StreamDecoder {
             ));
         }
         let cpu = present(REG_CPU).then(|| reg(&self.st, REG_CPU) as u32);
-        Ok(Packet {
+        let packet = Packet {
             sc,
-            start: 0,
             pctx_start,
             packet_bits,
             content_bits,
             sid,
             cpu,
             uuid_mismatch,
-        })
+        };
+        Ok((packet, sp))
     }
 
     /// Everything decoded since the last call.

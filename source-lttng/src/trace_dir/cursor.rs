@@ -3,7 +3,28 @@
 use std::path::Path;
 
 use super::stream::StreamFile;
+use super::{Trace, TraceDirError};
 use crate::decode::{DecodeError, DecodeErrorKind, PacketInfo, StreamDecoder, TraceDecoder};
+
+/// A cursor on every stream of every trace, with the index of its trace and
+/// its stream id until a packet header says otherwise (the stream file's
+/// position in its trace).
+pub(crate) fn open_all(traces: &[Trace]) -> Result<Vec<(usize, u64, StreamCursor)>, TraceDirError> {
+    let mut cursors = Vec::new();
+    for (t, trace) in traces.iter().enumerate() {
+        let whole_file = !trace.packets_sized();
+        for (i, path) in trace.streams.iter().enumerate() {
+            let cursor = StreamCursor::open(path, &trace.decoder, i as u64, whole_file).map_err(
+                |source| TraceDirError::Io {
+                    path: path.clone(),
+                    source,
+                },
+            )?;
+            cursors.push((t, i as u64, cursor));
+        }
+    }
+    Ok(cursors)
+}
 
 /// Reads and decodes one stream file, one packet per call.
 pub(crate) struct StreamCursor {
@@ -29,13 +50,16 @@ impl StreamCursor {
         self.file.remaining() == 0
     }
 
-    /// The stream file's name, for errors.
-    pub(crate) fn name(&self) -> String {
-        self.file
-            .path()
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+    /// A decode error of this stream of `trace`, naming both.
+    pub(crate) fn error(&self, trace: &Trace, source: DecodeError) -> TraceDirError {
+        let stream = self.file.path().file_name();
+        TraceDirError::Decode {
+            trace: trace.path.clone(),
+            stream: stream
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            source,
+        }
     }
 
     /// Decodes the next packet into the stream decoder's builders. On error

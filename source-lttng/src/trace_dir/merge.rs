@@ -16,7 +16,7 @@ use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampNanosecondType;
 
-use super::cursor::StreamCursor;
+use super::cursor::{StreamCursor, open_all};
 use super::{Trace, TraceDirError};
 use crate::decode::{DecodedEvents, PacketInfo};
 
@@ -135,27 +135,21 @@ pub struct EventMerger {
 impl EventMerger {
     /// Opens every stream of `traces`.
     pub fn new(traces: Vec<Trace>) -> Result<Self, TraceDirError> {
-        let mut cursors = Vec::new();
-        for (t, trace) in traces.iter().enumerate() {
-            let whole_file = !trace.packets_sized();
-            for (i, path) in trace.streams.iter().enumerate() {
-                let mut stream = StreamCursor::open(path, &trace.decoder, i as u64, whole_file)
-                    .map_err(|source| TraceDirError::Io {
-                        path: path.clone(),
-                        source,
-                    })?;
+        let cursors = open_all(&traces)?
+            .into_iter()
+            .map(|(trace, stream_id, mut stream)| {
                 stream.decoder.set_track_order(true);
-                cursors.push(Cursor {
-                    trace: t,
+                Cursor {
+                    trace,
                     stream,
                     events: DecodedEvents::default(),
                     next: 0,
                     stream_class_id: 0,
-                    stream_id: i as u64,
+                    stream_id,
                     last_end: None,
-                });
-            }
-        }
+                }
+            })
+            .collect();
         Ok(EventMerger {
             traces,
             cursors,
@@ -255,11 +249,7 @@ impl EventMerger {
                     self.note_packet(c, &info);
                     None
                 }
-                Err(source) => Some(TraceDirError::Decode {
-                    trace: trace.path.clone(),
-                    stream: cur.stream.name(),
-                    source,
-                }),
+                Err(source) => Some(cur.stream.error(trace, source)),
             };
             // Events decoded before an error stay: they were valid.
             let cur = &mut self.cursors[c];
@@ -269,11 +259,7 @@ impl EventMerger {
                     cur.events = events;
                     cur.next = 0;
                 }
-                Err(source) => self.errors.push_back(TraceDirError::Decode {
-                    trace: trace.path.clone(),
-                    stream: cur.stream.name(),
-                    source,
-                }),
+                Err(source) => self.errors.push_back(cur.stream.error(trace, source)),
             }
             self.errors.extend(failed);
         }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use trawl_core::{EventBatch, Loss, Message, Source, Watermark};
 
-use super::cursor::StreamCursor;
+use super::cursor::{StreamCursor, open_all};
 use super::{OpenedTraces, Trace, TraceDirError, open_traces};
 
 /// Rows held across all streams before they are emitted as batches.
@@ -43,24 +43,16 @@ impl TraceDirSourceBuilder {
     /// Opens the traces and their streams.
     pub fn build(self) -> Result<TraceDirSource, TraceDirError> {
         let OpenedTraces { traces, failed } = open_traces(&self.inputs)?;
-        let mut cursors = Vec::new();
-        for (t, trace) in traces.iter().enumerate() {
-            let whole_file = !trace.packets_sized();
-            for (i, path) in trace.streams.iter().enumerate() {
-                let stream = StreamCursor::open(path, &trace.decoder, i as u64, whole_file)
-                    .map_err(|source| TraceDirError::Io {
-                        path: path.clone(),
-                        source,
-                    })?;
-                cursors.push(SourceCursor {
-                    trace: t,
-                    stream,
-                    position: i64::MIN,
-                    stream_id: i as u64,
-                    cpu: None,
-                });
-            }
-        }
+        let cursors = open_all(&traces)?
+            .into_iter()
+            .map(|(trace, stream_id, stream)| SourceCursor {
+                trace,
+                stream,
+                position: i64::MIN,
+                stream_id,
+                cpu: None,
+            })
+            .collect();
         let names = traces.iter().map(host_domain).collect();
         Ok(TraceDirSource {
             traces,
@@ -164,11 +156,7 @@ impl TraceDirSource {
                 self.pending_rows += info.events as usize;
             }
             Some(Err(source)) => {
-                self.errors.push(TraceDirError::Decode {
-                    trace: trace.path.clone(),
-                    stream: cur.stream.name(),
-                    source,
-                });
+                self.errors.push(cur.stream.error(trace, source));
                 // The rest of the packet is unknown; count the stream as
                 // caught up to where it was.
                 self.pending_rows += cur.stream.decoder.rows_pending();
@@ -190,11 +178,7 @@ impl TraceDirSource {
                         self.out.push_back(Message::Events(EventBatch { batch }));
                     }
                 }
-                Err(source) => self.errors.push(TraceDirError::Decode {
-                    trace: trace.path.clone(),
-                    stream: cur.stream.name(),
-                    source,
-                }),
+                Err(source) => self.errors.push(cur.stream.error(trace, source)),
             }
         }
         self.pending_rows = 0;
