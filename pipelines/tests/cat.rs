@@ -204,29 +204,20 @@ mod real_traces {
     //! buffers, every namespace context, several short-lived processes.
 
     use std::path::Path;
-    use std::time::Duration;
 
     use super::{babeltrace2, describe, oracle_missing, trawl, warnings};
     use crate::common::lttng::{ALL_CONTEXTS, Buffers, LttngDaemon};
     use crate::common::lttng_or_skip;
 
-    const RUN_TIMEOUT: Duration = Duration::from_secs(120);
-
     /// Records a shell running several programs, each a traced process.
     fn record(daemon: &LttngDaemon, name: &str, buffers: Buffers) -> std::path::PathBuf {
-        let session = daemon
+        let script = "ls -l /usr/share/doc >/dev/null; true; date >/dev/null; ls / >/dev/null";
+        daemon
             .session(name)
             .buffers(buffers)
             .contexts(ALL_CONTEXTS)
-            .create()
-            .expect("create session");
-        session.start().expect("start");
-        let script = "ls -l /usr/share/doc >/dev/null; true; date >/dev/null; ls / >/dev/null";
-        session
-            .run_traced(Path::new("/bin/sh"), &["-c", script], RUN_TIMEOUT)
-            .expect("traced program");
-        session.stop().expect("stop");
-        session.destroy().expect("destroy")
+            .record(Path::new("/bin/sh"), &["-c", script])
+            .expect("record")
     }
 
     fn assert_same_as_babeltrace2(trace: &Path) {
@@ -283,18 +274,12 @@ mod real_traces {
             .start_relayd(&daemon.home().join("relayd"))
             .expect("lttng-relayd");
         for name in ["first", "second"] {
-            let session = daemon
+            daemon
                 .session(name)
                 .live(&relayd, 100_000)
                 .contexts(ALL_CONTEXTS)
-                .create()
-                .expect("create live session");
-            session.start().expect("start");
-            session
-                .run_traced(Path::new("/bin/ls"), &["/"], RUN_TIMEOUT)
-                .expect("traced ls");
-            session.stop().expect("stop");
-            session.destroy().expect("destroy");
+                .record(Path::new("/bin/ls"), &["/"])
+                .expect("record live ls");
         }
         let root = relayd.output();
         let hosts: Vec<_> = std::fs::read_dir(root).expect("relayd output").collect();

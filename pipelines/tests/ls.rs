@@ -3,12 +3,9 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use crate::common::lttng::ALL_CONTEXTS;
 use crate::common::lttng_or_skip;
-
-const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[test]
 fn lists_live_sessions_like_babeltrace2() {
@@ -30,12 +27,8 @@ fn lists_live_sessions_like_babeltrace2() {
         .session("alpha")
         .live(&relayd, 200_000)
         .contexts(ALL_CONTEXTS)
-        .create()
-        .expect("create live session");
-    session.start().expect("start");
-    session
-        .run_traced(Path::new("/bin/ls"), &["/"], RUN_TIMEOUT)
-        .expect("traced ls");
+        .start_traced(Path::new("/bin/ls"), &["/"])
+        .expect("traced ls in a live session");
 
     let url = relayd.live_url();
     let ours = Command::new(env!("CARGO_BIN_EXE_trawl"))

@@ -3,12 +3,9 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use crate::common::lttng::{self, ALL_CONTEXTS, Buffers, LttngDaemon, LttngError};
 use crate::common::lttng_or_skip;
-
-const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `babeltrace2 ARGS` (UTC), or `None` with a "skipped" line if it is missing.
 fn babeltrace2(args: &[&str]) -> Option<String> {
@@ -67,18 +64,12 @@ fn record(
     program: &str,
     args: &[&str],
 ) -> std::path::PathBuf {
-    let session = daemon
+    daemon
         .session(name)
         .buffers(buffers)
         .contexts(ALL_CONTEXTS)
-        .create()
-        .expect("create session");
-    session.start().expect("start");
-    session
-        .run_traced(Path::new(program), args, RUN_TIMEOUT)
-        .expect("traced program");
-    session.stop().expect("stop");
-    session.destroy().expect("destroy")
+        .record(Path::new(program), args)
+        .expect("record")
 }
 
 #[test]
@@ -155,18 +146,12 @@ fn live_session_through_private_relayd() {
         .start_relayd(&daemon.home().join("relayd"))
         .expect("start lttng-relayd");
     assert!(relayd.live_url().starts_with("net://127.0.0.1:"));
-    let session = daemon
+    let trace = daemon
         .session("live")
         .live(&relayd, 100_000)
         .contexts(ALL_CONTEXTS)
-        .create()
-        .expect("create live session");
-    session.start().expect("start");
-    session
-        .run_traced(Path::new("/bin/ls"), &["/"], RUN_TIMEOUT)
-        .expect("traced ls");
-    session.stop().expect("stop");
-    let trace = session.destroy().expect("destroy");
+        .record(Path::new("/bin/ls"), &["/"])
+        .expect("record live ls");
     assert!(
         trace.starts_with(relayd.output()) && trace != relayd.output(),
         "{}",

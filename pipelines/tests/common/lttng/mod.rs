@@ -37,7 +37,7 @@ pub use relayd::Relayd;
     unused_imports,
     reason = "the harness API; each includer uses a different part of it"
 )]
-pub use session::{Buffers, Session, SessionBuilder, SessionOutput};
+pub use session::{Buffers, RUN_TIMEOUT, Session, SessionBuilder, SessionOutput};
 
 use std::fs;
 use std::io;

@@ -163,7 +163,26 @@ impl<'d> SessionBuilder<'d> {
         }
         Ok(session)
     }
+
+    /// Creates and starts the session, then runs `program ARGS` traced in it
+    /// (at most [`RUN_TIMEOUT`]); stopping and destroying are the caller's.
+    pub fn start_traced(self, program: &Path, args: &[&str]) -> Result<Session<'d>> {
+        let session = self.create()?;
+        session.start()?;
+        session.run_traced(program, args, RUN_TIMEOUT)?;
+        Ok(session)
+    }
+
+    /// [`SessionBuilder::start_traced`], then stop and destroy: the trace.
+    pub fn record(self, program: &Path, args: &[&str]) -> Result<PathBuf> {
+        let session = self.start_traced(program, args)?;
+        session.stop()?;
+        session.destroy()
+    }
 }
+
+/// How long a traced program may run in the harness's sessions.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A created session; destroyed on drop if [`Session::destroy`] was not called.
 #[derive(Debug)]
