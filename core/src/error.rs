@@ -27,6 +27,10 @@ pub enum Error {
     /// The downstream edge is gone (shutdown).
     #[error("edge closed")]
     Closed,
+    /// A source's input failed for good (a relay refused the session, a
+    /// session that must exist does not); the message names what and where.
+    #[error(transparent)]
+    Input(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Error {

@@ -6,8 +6,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+
+use super::cat_live::{self, LiveCat};
 use trawl_core::{Message, Source};
 use trawl_source_lttng::format::{DiscardedNotice, JsonFormatter, PrettyFormatter, trace_name};
+use trawl_source_lttng::live::{LiveUrl, Seek, SessionNotFoundAction};
 use trawl_source_lttng::trace_dir::{
     EventMerger, LossKind, LossNotice, MergedItem, Trace, TraceDirSourceBuilder, open_traces,
 };
@@ -15,12 +18,33 @@ use trawl_source_lttng::trace_dir::{
 /// Arguments of `trawl cat`.
 #[derive(Debug, Args)]
 pub struct CatArgs {
-    /// Trace directories, or directories holding traces at any depth.
+    /// Trace directories, or directories holding traces at any depth; or
+    /// live sessions, `net://RELAY[:PORT]/host/HOSTNAME/SESSION` (one or
+    /// more, from one or several relay daemons).
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Live sessions: what to do when a session does not exist (yet).
+    #[arg(long, value_enum, default_value_t = NotFound::Continue, value_name = "ACTION")]
+    pub session_not_found_action: NotFound,
+    /// Live sessions: start with the oldest data the relay has, instead of
+    /// only what is recorded from now on (babeltrace2's behaviour).
+    #[arg(long)]
+    pub from_beginning: bool,
+}
+
+/// What `trawl cat` does when a live session does not exist
+/// (babeltrace2's `session-not-found-action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NotFound {
+    /// Wait for it (and for a new session of that name after it ends).
+    Continue,
+    /// Exit with an error.
+    Fail,
+    /// Exit quietly.
+    End,
 }
 
 /// How `trawl cat` prints events.
@@ -35,6 +59,37 @@ pub enum OutputFormat {
 }
 
 pub(super) fn run(args: CatArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let is_live = |p: &PathBuf| p.to_str().is_some_and(|s| s.contains("://"));
+    if args.inputs.iter().any(is_live) {
+        let urls = args
+            .inputs
+            .iter()
+            .map(|p| {
+                if !is_live(p) {
+                    return Err(format!(
+                        "{}: trace directories and live URLs cannot be read together",
+                        p.display()
+                    )
+                    .into());
+                }
+                LiveUrl::parse(&p.to_string_lossy()).map_err(Box::<dyn std::error::Error>::from)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return cat_live::run(LiveCat {
+            urls,
+            format: args.format,
+            seek: if args.from_beginning {
+                Seek::Beginning
+            } else {
+                Seek::Last
+            },
+            not_found: match args.session_not_found_action {
+                NotFound::Continue => SessionNotFoundAction::Continue,
+                NotFound::Fail => SessionNotFoundAction::Fail,
+                NotFound::End => SessionNotFoundAction::End,
+            },
+        });
+    }
     match args.format {
         OutputFormat::None => count(args.inputs),
         format => print(args.inputs, format),

@@ -1,13 +1,14 @@
 //! Command-line interface: argument definitions and dispatch.
 
 mod cat;
+mod cat_live;
 mod ls;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use cat::{CatArgs, OutputFormat};
+pub use cat::{CatArgs, NotFound, OutputFormat};
 pub use ls::LsArgs;
 
 /// trawl: container-aware performance analysis with LTTng.
@@ -40,6 +41,12 @@ pub enum Command {
     /// A packet that cannot be decoded is reported on stderr with the trace,
     /// the stream file and the byte offset; its stream continues at the next
     /// packet and trawl exits with status 1 at the end.
+    ///
+    /// INPUT may also be a live session of an LTTng relay daemon,
+    /// `net://RELAY[:PORT]/host/HOSTNAME/SESSION` (see `trawl ls`): events
+    /// print as they are recorded, in time order across streams and
+    /// sessions, until the sessions end or Ctrl-C. A lost connection is
+    /// retried with backoff and resumed where it stopped.
     Cat(CatArgs),
     /// List the tracing sessions an LTTng relay daemon serves live.
     ///

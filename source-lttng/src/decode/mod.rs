@@ -402,6 +402,14 @@ impl TraceDecoder {
         StreamDecoder::new(self, fallback_stream_id)
     }
 
+    /// `cycles` of the clock that times stream class `stream_class` as
+    /// absolute ns (what an lttng-live inactivity beacon carries); `None`
+    /// for an unknown stream class or one without a clock.
+    pub fn clock_ns(&self, stream_class: u64, cycles: u64) -> Option<i64> {
+        let sp = self.streams.iter().find(|s| s.id == stream_class)?;
+        sp.clock.map(|c| c.to_ns(cycles))
+    }
+
     /// The Arrow schema of an event class (stream class id, event class id).
     pub fn schema(&self, stream_class: u64, event_class: u64) -> Option<SchemaRef> {
         let sp = self.streams.iter().find(|s| s.id == stream_class)?;

@@ -34,21 +34,28 @@
 //! ```
 
 mod conn;
+mod decoder;
 mod error;
 mod metadata;
 pub mod proto;
 mod session;
+mod source;
 mod url;
 
 pub use conn::{
     DEFAULT_COMMAND_TIMEOUT, MetadataChunk, NewStreams, PACKET_REQUEST_MAX, PacketData,
     ViewerConnection,
 };
+pub use decoder::{LiveDecodeError, LiveDecoder, StreamRows};
 pub use error::LiveError;
 pub use metadata::MetadataPacketError;
 pub use proto::{Flags, Seek, SessionEntry, StreamEntry, TraceFormat, ViewerIndex};
 pub use session::{
     DEFAULT_POLL_INTERVAL, DEFAULT_RELIST_INTERVAL, LiveItem, LiveSession, LiveSessionBuilder,
     SessionNotFoundAction, list_sessions,
+};
+pub use source::{
+    DEFAULT_QUEUE, DEFAULT_RECONNECT_MAX, DEFAULT_RECONNECT_MIN, LiveOutput, LiveSource,
+    LiveSourceBuilder, LiveSourceError,
 };
 pub use url::{DEFAULT_VIEWER_PORT, LiveUrl, SessionTarget, UrlError};

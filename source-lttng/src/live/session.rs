@@ -108,6 +108,15 @@ pub enum LiveItem {
         /// Relay session id.
         session_id: u64,
     },
+    /// Every stream was asked once since the previous `RoundDone`, and no
+    /// stream or metadata the relay announced is still unfetched: a good
+    /// moment to emit what was decoded, and watermarks. Emitted after every
+    /// such round; `idle` when the round brought nothing new (the session
+    /// then waits one poll interval).
+    RoundDone {
+        /// Nothing new this round.
+        idle: bool,
+    },
 }
 
 /// Options of a [`LiveSession`].
@@ -195,6 +204,7 @@ impl LiveSessionBuilder {
             last_list: None,
             ever_attached: false,
             finished: false,
+            idle: false,
         })
     }
 }
@@ -247,6 +257,8 @@ pub struct LiveSession {
     last_list: Option<Instant>,
     ever_attached: bool,
     finished: bool,
+    /// The last round brought nothing: wait before the next.
+    idle: bool,
 }
 
 impl LiveSession {
@@ -272,11 +284,25 @@ impl LiveSession {
             if self.finished {
                 return Ok(None);
             }
-            let progressed = self.round().await?;
-            if !progressed && self.queue.is_empty() && !self.finished {
+            if std::mem::take(&mut self.idle) {
                 tokio::time::sleep(self.opts.poll_interval).await;
             }
+            let progressed = self.round().await?;
+            self.idle = !progressed && !self.finished;
+            if !self.finished && self.settled() {
+                self.queue
+                    .push_back(LiveItem::RoundDone { idle: self.idle });
+            }
         }
+    }
+
+    /// No stream or metadata announced by the relay is still to be fetched.
+    fn settled(&self) -> bool {
+        !self.sessions.values().any(|s| s.new_streams_needed)
+            && !self
+                .traces
+                .values()
+                .any(|t| t.needed && t.metadata_stream.is_some())
     }
 
     /// Detach from every relay session and close the connection. Errors are

@@ -25,3 +25,4 @@ mod relay;
 mod decode;
 mod fake_relay;
 mod real_relay;
+mod source;

@@ -178,7 +178,7 @@ impl Delivered {
                 LiveItem::Inactive { .. } => d.inactive += 1,
                 LiveItem::StreamEnd { .. } => d.ended += 1,
                 LiveItem::SessionEnd { .. } => d.sessions_ended += 1,
-                LiveItem::Attached { .. } => {}
+                LiveItem::Attached { .. } | LiveItem::RoundDone { .. } => {}
             }
         }
         println!(

@@ -52,6 +52,20 @@ fn have(bin: &str) -> bool {
         .is_ok()
 }
 
+fn spawn_relayd(home: &Path, output: &Path, ports: [u16; 3]) -> Result<Child, String> {
+    let [control, data, viewer] = ports;
+    Command::new("lttng-relayd")
+        .arg(format!("--control-port=tcp://127.0.0.1:{control}"))
+        .arg(format!("--data-port=tcp://127.0.0.1:{data}"))
+        .arg(format!("--live-port=tcp://127.0.0.1:{viewer}"))
+        .arg(format!("--output={}", output.display()))
+        .env("LTTNG_HOME", home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("lttng-relayd: {e}"))
+}
+
 impl Lttng {
     /// Start both daemons, or say why not.
     pub fn start() -> Result<Lttng, String> {
@@ -76,16 +90,7 @@ impl Lttng {
             .map_err(|e| e.to_string())?
             .trim()
             .to_string();
-        let relayd = Command::new("lttng-relayd")
-            .arg(format!("--control-port=tcp://127.0.0.1:{control_port}"))
-            .arg(format!("--data-port=tcp://127.0.0.1:{data_port}"))
-            .arg(format!("--live-port=tcp://127.0.0.1:{viewer_port}"))
-            .arg(format!("--output={}", output.display()))
-            .env("LTTNG_HOME", home.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("lttng-relayd: {e}"))?;
+        let relayd = spawn_relayd(home.path(), &output, [control_port, data_port, viewer_port])?;
         let script = "mount -t tmpfs tmpfs /var/run/lttng 2>/dev/null || \
                       { mkdir -p /var/run/lttng && mount -t tmpfs tmpfs /var/run/lttng; } && \
                       mount -t tmpfs tmpfs /dev/shm && exec lttng-sessiond --no-kernel";
@@ -120,8 +125,10 @@ impl Lttng {
     }
 
     fn wait_ready(&mut self) -> Result<(), String> {
+        // `/run`, not `/var/run`: on Debian `/var/run` is an absolute
+        // symlink, which would resolve against our root, not the daemon's.
         let client = PathBuf::from(format!(
-            "/proc/{}/root/var/run/lttng/client-lttng-sessiond",
+            "/proc/{}/root/run/lttng/client-lttng-sessiond",
             self.sessiond.id()
         ));
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -230,6 +237,42 @@ impl Lttng {
         ])
         .unwrap();
         self.lttng(&["start", name]).unwrap();
+    }
+
+    /// The live URL of session `name` on our relay.
+    pub fn url(&self, name: &str) -> String {
+        format!(
+            "net://127.0.0.1:{}/host/{}/{name}",
+            self.viewer_port, self.hostname
+        )
+    }
+
+    /// Kill the relay daemon (SIGKILL: no goodbye to anyone) and start a new
+    /// one on the same ports and output directory.
+    pub fn restart_relayd(&mut self) {
+        let _ = self.relayd.kill();
+        let _ = self.relayd.wait();
+        self.relayd = spawn_relayd(
+            self.home.path(),
+            &self.output,
+            [self.control_port, self.data_port, self.viewer_port],
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", self.viewer_port)).is_err() {
+            assert!(Instant::now() < deadline, "relay daemon did not come back");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Start `cmd` under the libc wrapper without waiting for it.
+    pub fn spawn_traced_cmd(&self, cmd: &[&str]) -> Child {
+        self.in_ns("env")
+            .arg(format!("LD_PRELOAD={}", self.wrapper.display()))
+            .args(cmd)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
     }
 
     /// Run a short traced program (`ls` under the libc wrapper).
