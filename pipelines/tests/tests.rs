@@ -8,5 +8,6 @@
 mod common;
 
 mod cat;
+mod cat_live;
 mod ls;
 mod lttng_harness;
