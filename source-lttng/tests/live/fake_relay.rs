@@ -792,3 +792,27 @@ async fn url_without_session_is_refused_before_connecting() {
     assert!(matches!(err, LiveError::Connect { .. }), "{err}");
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
 }
+
+/// The live source on a relay that answers garbage: an error that names the
+/// relay and what was wrong, not a panic and not an endless retry.
+#[tokio::test]
+async fn live_source_refuses_a_garbage_relay() {
+    let addr = fake_relay(Arc::new(|_, _| Some(vec![0xA5; 4096]))).await;
+    let url = trawl_source_lttng::live::LiveUrl::parse(&format!("net://{addr}/host/h/s")).unwrap();
+    let mut source = trawl_source_lttng::live::LiveSourceBuilder::new(vec![url]).start();
+    let err = loop {
+        match tokio::time::timeout(Duration::from_secs(10), source.next_output())
+            .await
+            .expect("the source hung")
+        {
+            Err(e) => break e,
+            Ok(Some(trawl_source_lttng::live::LiveOutput::Warning(w))) => {
+                panic!("garbage taken for a transient failure: {w}")
+            }
+            Ok(other) => panic!("unexpected output: {other:?}"),
+        }
+    };
+    let text = err.to_string();
+    assert!(!err.is_transient());
+    assert!(text.contains(&addr), "{text}");
+}
