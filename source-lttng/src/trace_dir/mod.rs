@@ -24,7 +24,7 @@ use crate::decode::{DecodeError, TraceDecoder};
 use crate::metadata::{self, MetadataError, TraceClass};
 
 pub use merge::{EventMerger, EventRow, LossKind, LossNotice, MergedItem};
-pub use source::{TraceDirSource, TraceDirSourceBuilder};
+pub use source::{DEFAULT_BATCH_ROWS, TraceDirSource, TraceDirSourceBuilder};
 
 /// Errors of the trace-directory reader. Each names the trace and, for data
 /// errors, the stream file (the decode error carries the byte offset).
