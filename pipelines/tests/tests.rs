@@ -10,3 +10,4 @@ mod common;
 mod cat;
 mod ls;
 mod lttng_harness;
+mod pipeline;

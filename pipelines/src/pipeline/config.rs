@@ -329,12 +329,28 @@ fn parse_stage(
         return stage;
     };
     if section != Section::Sources {
-        // Missing or empty: the topology says so.
-        if let Some(v) = table.remove("inputs") {
-            match Vec::<Spanned<String>>::deserialize(ValueDeserializer::from(v)) {
-                Ok(v) => stage.inputs = v,
-                Err(e) => diag.toml(&e, ConfigErrorKind::Field),
-            }
+        // Missing or empty: the topology says so. Names are read one by
+        // one so that a bad one does not hide the edges of the others.
+        match table.remove("inputs") {
+            None => {}
+            Some(v) => match v.into_inner() {
+                DeValue::Array(names) => {
+                    for name in names.into_iter() {
+                        let span = name.span();
+                        match String::deserialize(ValueDeserializer::from(name)) {
+                            Ok(name) => stage.inputs.push(Spanned::new(span, name)),
+                            Err(e) => diag.toml(&e, ConfigErrorKind::Field),
+                        }
+                    }
+                }
+                _ => {
+                    let span = diag
+                        .span_of(&[section.key(), &stage.name, "inputs"])
+                        .unwrap_or(stage.span.clone());
+                    let kind = ConfigErrorKind::Invalid("must be an array of stage names");
+                    diag.push(&span, format!("{path}.inputs"), kind);
+                }
+            },
         }
     }
     match table.remove("type") {

@@ -53,9 +53,11 @@ impl Output {
         match tx.try_send(msg) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(msg)) => {
+                // Counted before waiting: a stage blocked for good shows it.
+                self.metrics.stalled();
                 let waiting = Instant::now();
                 let sent = tx.send(msg).map_err(|_| trawl_core::Error::Closed);
-                self.metrics.stalled(waiting.elapsed());
+                self.metrics.blocked(waiting.elapsed());
                 sent
             }
             Err(TrySendError::Disconnected(_)) => Err(trawl_core::Error::Closed),

@@ -127,9 +127,13 @@ impl StageMetrics {
         }
     }
 
-    /// A send found an edge full and waited `waited` for room.
-    pub(crate) fn stalled(&self, waited: Duration) {
+    /// A send found an edge full.
+    pub(crate) fn stalled(&self) {
         self.stalls.fetch_add(1, Relaxed);
+    }
+
+    /// A send waited `waited` for room in a full edge.
+    pub(crate) fn blocked(&self, waited: Duration) {
         let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
         self.blocked_ns.fetch_add(ns, Relaxed);
     }

@@ -28,20 +28,23 @@
 //! use trawl_pipelines::pipeline::Topology;
 //!
 //! let config = r#"
-//!     [sources.traces]
-//!     type = "lttng"
-//!     paths = ["traces"]
+//! [sources.traces]
+//! type = "lttng"
+//! paths = ["traces"]
 //!
-//!     [sinks.out]
-//!     type = "null"
-//!     inputs = ["trace"]
+//! [sinks.out]
+//! type = "null"
+//! inputs = ["traces"]
 //! "#;
-//! let errors = Topology::parse("p.toml", config, ".".into()).unwrap_err();
+//! let topology = Topology::parse("p.toml", config, ".".into()).unwrap();
+//! assert!(topology.summary().ends_with("  sinks.out (null) <- traces\n"));
+//!
+//! let wrong = config.replace(r#"["traces"]"#, r#"["trace"]"#);
+//! let errors = Topology::parse("p.toml", &wrong, ".".into()).unwrap_err();
 //! assert_eq!(
 //!     errors.to_string(),
-//!     "p.toml:7:15: sinks.out.inputs[0]: no stage named \"trace\"\n\
-//!      p.toml:2:14: sources.traces: no stage reads its output (name it in some stage's `inputs`)"
-//!         .replace("\n", "\n"),
+//!     "p.toml:2:10: sources.traces: no stage reads its output (name it in some stage's `inputs`)\n\
+//!      p.toml:8:11: sinks.out.inputs[0]: no stage named \"trace\"",
 //! );
 //! ```
 

@@ -234,7 +234,8 @@ pub(crate) fn execute(
             .map_err(os)?;
         threads.push((thread, node.metrics));
     }
-    let reporter = start_reporter(all_metrics, settings.metrics_interval_secs).map_err(os)?;
+    let reporter =
+        start_reporter(all_metrics.clone(), settings.metrics_interval_secs).map_err(os)?;
     let mut failures = Vec::new();
     for (thread, metrics) in threads {
         let why = match thread.join() {
@@ -247,8 +248,8 @@ pub(crate) fn execute(
         metrics.error(&why);
         failures.push((metrics.name().to_string(), why));
     }
-    let metrics = reporter.stop();
-    let stages = metrics
+    reporter.stop();
+    let stages = all_metrics
         .iter()
         .map(|m| {
             eprintln!("{}", m.line("end"));
@@ -344,7 +345,7 @@ fn run_async_source(
 /// Logs every stage's counters every `interval_secs` (never if 0).
 struct Reporter {
     done: std::sync::mpsc::Sender<()>,
-    thread: JoinHandle<Vec<Arc<StageMetrics>>>,
+    thread: JoinHandle<()>,
 }
 
 fn start_reporter(
@@ -371,14 +372,293 @@ fn start_reporter(
             if interval.is_none() {
                 let _ = stop.recv();
             }
-            metrics
         })?;
     Ok(Reporter { done, thread })
 }
 
 impl Reporter {
-    fn stop(self) -> Vec<Arc<StageMetrics>> {
+    fn stop(self) {
         drop(self.done);
-        self.thread.join().unwrap_or_default()
+        let _ = self.thread.join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::mpsc::{Receiver, Sender, channel};
+
+    use trawl_core::Watermark;
+
+    use super::*;
+
+    fn mark(ts: i64) -> Message {
+        Message::Watermark(Watermark {
+            host: "h".into(),
+            domain: "ust".into(),
+            ts,
+        })
+    }
+
+    fn ts_of(msg: &Message) -> i64 {
+        match msg {
+            Message::Watermark(w) => w.ts,
+            other => panic!("unexpected {}", other.kind()),
+        }
+    }
+
+    /// Emits watermarks 0, 1, 2, ... until `limit` (or forever), counting.
+    struct Counting {
+        next: i64,
+        limit: Option<i64>,
+        produced: Arc<AtomicU64>,
+    }
+
+    impl Source for Counting {
+        fn next_message(&mut self) -> trawl_core::Result<Option<Message>> {
+            if self.limit.is_some_and(|l| self.next >= l) {
+                return Ok(None);
+            }
+            self.next += 1;
+            self.produced.fetch_add(1, Ordering::SeqCst);
+            Ok(Some(mark(self.next - 1)))
+        }
+    }
+
+    /// Takes a message only when the test sends a token; reports each one.
+    struct Gated {
+        tokens: Receiver<()>,
+        seen: Sender<i64>,
+    }
+
+    impl Sink for Gated {
+        fn consume(&mut self, msg: Message) -> trawl_core::Result<()> {
+            let _ = self.tokens.recv();
+            let _ = self.seen.send(ts_of(&msg));
+            Ok(())
+        }
+        fn flush(&mut self) -> trawl_core::Result<()> {
+            let _ = self.seen.send(-1);
+            Ok(())
+        }
+    }
+
+    /// Collects every message.
+    struct Collect(Arc<Mutex<Vec<i64>>>);
+
+    impl Sink for Collect {
+        fn consume(&mut self, msg: Message) -> trawl_core::Result<()> {
+            self.0.lock().unwrap().push(ts_of(&msg));
+            Ok(())
+        }
+        fn flush(&mut self) -> trawl_core::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn node(name: &str, inputs: Vec<usize>, stage: Stage) -> RunNode {
+        let source = matches!(stage, Stage::Source(_));
+        RunNode {
+            metrics: Arc::new(StageMetrics::new(name.into(), source)),
+            inputs,
+            stage,
+        }
+    }
+
+    fn settings(capacity: usize) -> RunnerConfig {
+        RunnerConfig {
+            edge_capacity: NonZeroUsize::new(capacity).unwrap(),
+            metrics_interval_secs: 0.0,
+        }
+    }
+
+    /// A sink that takes nothing holds the endless source back: it has
+    /// produced at most the queue plus the message in each thread's hands.
+    #[test]
+    fn a_full_edge_blocks_the_source_and_shutdown_drains_it() {
+        let produced = Arc::new(AtomicU64::new(0));
+        let (give, tokens) = channel();
+        let (seen_tx, seen) = channel();
+        let nodes = vec![
+            node(
+                "sources.endless",
+                vec![],
+                Stage::Source(SourceStage::Blocking(Box::new(Counting {
+                    next: 0,
+                    limit: None,
+                    produced: produced.clone(),
+                }))),
+            ),
+            node(
+                "sinks.gated",
+                vec![0],
+                Stage::Sink(Box::new(Gated {
+                    tokens,
+                    seen: seen_tx,
+                })),
+            ),
+        ];
+        let shutdown = Shutdown::new();
+        let run = {
+            let shutdown = shutdown.clone();
+            std::thread::spawn(move || execute(nodes, &settings(4), &shutdown).unwrap())
+        };
+        // Let the sink take 10 messages, one at a time.
+        for want in 0..10 {
+            give.send(()).unwrap();
+            assert_eq!(seen.recv().unwrap(), want);
+        }
+        // The sink now waits for a token. Whatever the scheduling, the
+        // source can be at most: 10 taken + 1 in the sink's hands + 4 queued
+        // + 1 in its own hands ahead.
+        while produced.load(Ordering::SeqCst) < 15 {
+            std::thread::yield_now();
+        }
+        assert!(produced.load(Ordering::SeqCst) <= 16);
+        shutdown.trigger();
+        // Drain: every produced message reaches the sink, in order.
+        let mut got = 10;
+        loop {
+            let _ = give.send(());
+            match seen.recv().unwrap() {
+                -1 => break,
+                ts => {
+                    assert_eq!(ts, got);
+                    got += 1;
+                }
+            }
+        }
+        let report = run.join().unwrap();
+        assert_eq!(got as u64, produced.load(Ordering::SeqCst));
+        assert!(report.is_clean());
+        assert!(report.stages[0].1.stalls >= 1, "{:?}", report.stages[0]);
+    }
+
+    /// One source read by two sinks (fan-out) and two sources read by one
+    /// sink (fan-in): everything arrives, each source's order kept.
+    #[test]
+    fn fan_out_and_fan_in_deliver_everything() {
+        let source = |limit, offset| {
+            Stage::Source(SourceStage::Blocking(Box::new(Counting {
+                next: offset,
+                limit: Some(offset + limit),
+                produced: Arc::new(AtomicU64::new(0)),
+            })))
+        };
+        let (a, b) = (Arc::default(), Arc::default());
+        let nodes = vec![
+            node("sources.one", vec![], source(100, 0)),
+            node("sources.two", vec![], source(50, 1000)),
+            node(
+                "sinks.a",
+                vec![0],
+                Stage::Sink(Box::new(Collect(Arc::clone(&a)))),
+            ),
+            node(
+                "sinks.b",
+                vec![0, 1],
+                Stage::Sink(Box::new(Collect(Arc::clone(&b)))),
+            ),
+        ];
+        let report = execute(nodes, &settings(2), &Shutdown::new()).unwrap();
+        assert!(report.is_clean());
+        assert_eq!(*a.lock().unwrap(), (0..100).collect::<Vec<_>>());
+        let b = b.lock().unwrap();
+        let one: Vec<_> = b.iter().copied().filter(|&t| t < 1000).collect();
+        let two: Vec<_> = b.iter().copied().filter(|&t| t >= 1000).collect();
+        assert_eq!(one, (0..100).collect::<Vec<_>>());
+        assert_eq!(two, (1000..1050).collect::<Vec<_>>());
+    }
+
+    /// Emits `ready` messages, then waits forever (an idle live session).
+    struct Idle {
+        ready: i64,
+        closed: Arc<AtomicBool>,
+    }
+
+    impl AsyncSource for Idle {
+        fn next_message(&mut self) -> LocalBoxFuture<'_, trawl_core::Result<Option<Message>>> {
+            Box::pin(async move {
+                if self.ready == 0 {
+                    std::future::pending::<()>().await;
+                }
+                self.ready -= 1;
+                Ok(Some(mark(self.ready)))
+            })
+        }
+
+        fn close(self: Box<Self>) -> LocalBoxFuture<'static, ()> {
+            Box::pin(async move { self.closed.store(true, Ordering::SeqCst) })
+        }
+    }
+
+    /// An async source blocked on its input is cancelled by the shutdown,
+    /// closed, and what it emitted before is delivered.
+    #[test]
+    fn shutdown_cancels_a_waiting_async_source() {
+        let closed = Arc::new(AtomicBool::new(false));
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let nodes = vec![
+            node(
+                "sources.live",
+                vec![],
+                Stage::Source(SourceStage::Async(Box::new(Idle {
+                    ready: 3,
+                    closed: closed.clone(),
+                }))),
+            ),
+            node(
+                "sinks.all",
+                vec![0],
+                Stage::Sink(Box::new(Collect(got.clone()))),
+            ),
+        ];
+        let shutdown = Shutdown::new();
+        let run = {
+            let shutdown = shutdown.clone();
+            std::thread::spawn(move || execute(nodes, &settings(8), &shutdown).unwrap())
+        };
+        while got.lock().unwrap().len() < 3 {
+            std::thread::yield_now();
+        }
+        shutdown.trigger();
+        let report = run.join().unwrap();
+        assert!(closed.load(Ordering::SeqCst));
+        assert_eq!(*got.lock().unwrap(), vec![2, 1, 0]);
+        assert!(report.is_clean());
+    }
+
+    /// A failing sink stops the pipeline and is reported; the run ends.
+    #[test]
+    fn a_failing_sink_stops_the_sources() {
+        struct Broken;
+        impl Sink for Broken {
+            fn consume(&mut self, _: Message) -> trawl_core::Result<()> {
+                Err(trawl_core::Error::BadInput("disk on fire".into()))
+            }
+            fn flush(&mut self) -> trawl_core::Result<()> {
+                Ok(())
+            }
+        }
+        let nodes = vec![
+            node(
+                "sources.endless",
+                vec![],
+                Stage::Source(SourceStage::Blocking(Box::new(Counting {
+                    next: 0,
+                    limit: None,
+                    produced: Arc::new(AtomicU64::new(0)),
+                }))),
+            ),
+            node("sinks.broken", vec![0], Stage::Sink(Box::new(Broken))),
+        ];
+        let report = execute(nodes, &settings(2), &Shutdown::new()).unwrap();
+        assert_eq!(
+            report.failures,
+            vec![("sinks.broken".to_string(), "disk on fire".to_string())]
+        );
+        assert!(!report.is_clean());
     }
 }

@@ -270,14 +270,12 @@ fn topological_order(
         for &c in cycle {
             reported[c] = true;
         }
-        // Name the stages in the direction data flows.
-        let mut names: Vec<String> = cycle
-            .iter()
-            .rev()
-            .map(|&c| stages[c].name.clone())
-            .collect();
-        names.push(names[0].clone());
-        let first = &stages[cycle[cycle.len() - 1]];
+        // Name the stages in the direction data flows (the walk went
+        // against it), from the first one in the file.
+        let first = &stages[cycle[0]];
+        let mut names = vec![first.name.clone()];
+        names.extend(cycle[1..].iter().rev().map(|&c| stages[c].name.clone()));
+        names.push(first.name.clone());
         diag.push(&first.span, first.path(), ConfigErrorKind::Cycle(names));
     }
     order
