@@ -1,3 +1,5 @@
-//! The `trawl` command and, later, pipeline configuration and topology.
+//! The `trawl` command, pipeline configuration, topology and runner.
 
 pub mod cli;
+pub mod pipeline;
+pub mod stages;

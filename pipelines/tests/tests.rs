@@ -11,3 +11,4 @@ mod cat;
 mod cat_live;
 mod ls;
 mod lttng_harness;
+mod pipeline;

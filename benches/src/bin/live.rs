@@ -95,7 +95,11 @@ fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     let exe_dir = me.parent().unwrap_or(Path::new("."));
     let trawl = cli.trawl.clone().unwrap_or_else(|| exe_dir.join("trawl"));
     if !trawl.is_file() {
-        return Err(format!("{}: no trawl binary (cargo build --release)", trawl.display()).into());
+        return Err(format!(
+            "{}: no trawl binary (cargo build --release)",
+            trawl.display()
+        )
+        .into());
     }
     let daemon = lttng::LttngDaemon::start()?;
     let program = daemon.build_malloc_loop()?;
@@ -180,7 +184,11 @@ fn one_run(
     // Attached before the first event.
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
-    session.run_traced(program, &[&iterations.to_string()], Duration::from_secs(600))?;
+    session.run_traced(
+        program,
+        &[&iterations.to_string()],
+        Duration::from_secs(600),
+    )?;
     let workload = started.elapsed();
     session.stop()?;
     let trace = session.destroy()?;
@@ -256,6 +264,10 @@ fn report(results: &[(u64, Reader, Run)]) {
             .filter(|(_, who, _)| *who == reader)
             .map(|(size, _, r)| format!("{size}: {:.0} ms", r.drain.as_secs_f64() * 1e3))
             .collect();
-        println!("drain after the session ended, {}: {}", reader.name(), drains.join(", "));
+        println!(
+            "drain after the session ended, {}: {}",
+            reader.name(),
+            drains.join(", ")
+        );
     }
 }

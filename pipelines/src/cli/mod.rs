@@ -3,6 +3,8 @@
 mod cat;
 mod cat_live;
 mod ls;
+mod run;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -10,6 +12,8 @@ use clap::{Parser, Subcommand};
 
 pub use cat::{CatArgs, NotFound, OutputFormat};
 pub use ls::LsArgs;
+pub use run::RunArgs;
+pub use validate::ValidateArgs;
 
 /// trawl: container-aware performance analysis with LTTng.
 ///
@@ -55,6 +59,21 @@ pub enum Command {
     /// `net://HOST[:PORT]/host/HOSTNAME/SESSION (timer = µs, N stream(s), M client(s) connected)`.
     /// The relay daemon listens for viewers on port 5344 of localhost by default.
     Ls(LsArgs),
+    /// Run a pipeline: sources, transforms and sinks from a config file.
+    ///
+    /// Runs until every source has ended, or until SIGINT/SIGTERM: then the
+    /// sources stop, every queue drains, every transform and sink flushes,
+    /// and the exit status is 0 (a second signal exits at once, status
+    /// 130). Each stage's counters (events, batches, bytes in and out,
+    /// stalls on full queues, lag) go to stderr every
+    /// `runner.metrics_interval_secs` and at the end. Exit status 1 when a
+    /// stage failed or reported input errors, 2 when the config is wrong.
+    Run(RunArgs),
+    /// Check a pipeline config and print its topology.
+    ///
+    /// Exit status 0 and one line per stage (type and inputs), or one line
+    /// per mistake (`FILE:LINE:COLUMN: PATH: what is wrong`) and status 2.
+    Validate(ValidateArgs),
 }
 
 /// Runs a parsed command line.
@@ -62,5 +81,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         Command::Cat(args) => cat::run(args),
         Command::Ls(args) => ls::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Validate(args) => validate::run(args),
     }
 }

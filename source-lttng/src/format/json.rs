@@ -102,6 +102,26 @@ impl JsonFormatter {
         Ok(())
     }
 
+    /// Appends every row of `batch` without the trace class, as a pipeline
+    /// sink sees events: `ts`/`time` are written from the `ts` column as it
+    /// is, so an event of a stream class without a clock has `"ts":0`
+    /// (that column's value, see [`crate::decode`]) where
+    /// [`Self::write_batch`] writes `null`. Otherwise the same lines.
+    pub fn write_batch_as_stored(
+        &mut self,
+        out: &mut Vec<u8>,
+        batch: &RecordBatch,
+    ) -> Result<(), FormatError> {
+        let start = out.len();
+        for row in 0..batch.num_rows() {
+            if let Err(e) = write_row(out, batch, row, true) {
+                out.truncate(start);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     /// Appends a discarded-events line:
     /// `{"discarded":"events","count":728,"from_ts":..,"to_ts":..,"trace":"..","trace_uuid":"..","stream":"..","stream_class_id":0,"stream_id":0}`
     /// (`count`, `from_ts`/`to_ts`, `trace_uuid`, `stream_id` are `null`

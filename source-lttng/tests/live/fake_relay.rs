@@ -800,17 +800,15 @@ async fn live_source_refuses_a_garbage_relay() {
     let addr = fake_relay(Arc::new(|_, _| Some(vec![0xA5; 4096]))).await;
     let url = trawl_source_lttng::live::LiveUrl::parse(&format!("net://{addr}/host/h/s")).unwrap();
     let mut source = trawl_source_lttng::live::LiveSourceBuilder::new(vec![url]).start();
-    let err = loop {
-        match tokio::time::timeout(Duration::from_secs(10), source.next_output())
-            .await
-            .expect("the source hung")
-        {
-            Err(e) => break e,
-            Ok(Some(trawl_source_lttng::live::LiveOutput::Warning(w))) => {
-                panic!("garbage taken for a transient failure: {w}")
-            }
-            Ok(other) => panic!("unexpected output: {other:?}"),
+    let err = match tokio::time::timeout(Duration::from_secs(10), source.next_output())
+        .await
+        .expect("the source hung")
+    {
+        Err(e) => e,
+        Ok(Some(trawl_source_lttng::live::LiveOutput::Warning(w))) => {
+            panic!("garbage taken for a transient failure: {w}")
         }
+        Ok(other) => panic!("unexpected output: {other:?}"),
     };
     let text = err.to_string();
     assert!(!err.is_transient());
