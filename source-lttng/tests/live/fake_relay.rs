@@ -19,7 +19,7 @@ use trawl_source_lttng::live::proto::{
     PacketReply, PacketStatus, SessionEntry, StreamEntry, StreamsReply, TraceFormat, ViewerIndex,
 };
 use trawl_source_lttng::live::{
-    LiveError, LiveSessionBuilder, Seek, SessionNotFoundAction, ViewerConnection,
+    LiveError, LiveItem, LiveSessionBuilder, Seek, SessionNotFoundAction, ViewerConnection,
 };
 
 /// What the fake relay answers to one request: bytes, or hang up.
@@ -425,7 +425,10 @@ async fn run_session(addr: &str) -> Result<usize, LiveError> {
         .connect()
         .await?;
     let mut n = 0;
-    while session.next().await?.is_some() {
+    while let Some(item) = session.next().await? {
+        if matches!(item, LiveItem::RoundDone { .. }) {
+            continue;
+        }
         n += 1;
         if n > 10_000 {
             break;
@@ -657,7 +660,6 @@ fn scenario_reply(st: &mut Scenario, cmd: Command, payload: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn session_follows_flags_beacons_and_retries() {
-    use trawl_source_lttng::live::LiveItem;
     let state = Arc::new(std::sync::Mutex::new(Scenario {
         metadata: vec!["/* CTF 1.8 */ A"],
         ..Scenario::default()
@@ -774,9 +776,16 @@ async fn session_not_found_actions() {
             .unwrap(),
         None
     );
+    // Continue keeps waiting for the session: idle rounds, nothing else.
     let mut waiting = open(SessionNotFoundAction::Continue).await.unwrap();
-    let waited = tokio::time::timeout(Duration::from_millis(200), waiting.next()).await;
-    assert!(waited.is_err(), "Continue keeps waiting for the session");
+    let waited = tokio::time::timeout(Duration::from_millis(200), async {
+        loop {
+            let item = waiting.next().await.unwrap();
+            assert_eq!(item, Some(LiveItem::RoundDone { idle: true }));
+        }
+    })
+    .await;
+    assert!(waited.is_err());
 }
 
 #[tokio::test]
