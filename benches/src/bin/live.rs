@@ -75,6 +75,8 @@ struct Run {
     /// Events per second the workload produced.
     produced_per_s: f64,
     cpu: Duration,
+    /// Of which in the kernel (socket reads, page faults).
+    sys: Duration,
     drain: Duration,
     max_rss_kib: u64,
 }
@@ -119,10 +121,11 @@ fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
                 n += 1;
                 let r = one_run(&daemon, &program, &hostname, &trawl, reader, size, n)?;
                 eprintln!(
-                    "{:<32} {size} iterations: {} events, CPU {:.2} s, drain {:.0} ms",
+                    "{:<32} {size} iterations: {} events, CPU {:.2} s ({:.2} s system), drain {:.0} ms",
                     reader.name(),
                     r.events,
                     r.cpu.as_secs_f64(),
+                    r.sys.as_secs_f64(),
                     r.drain.as_secs_f64() * 1e3
                 );
                 results.push((size, reader, r));
@@ -212,10 +215,24 @@ fn one_run(
         return Err(format!("unexpected /usr/bin/time output: {line}").into());
     };
     let counts = count_events(&trace)?;
+    // trawl says how many it read: all of them, or the comparison is void.
+    if reader == Reader::Trawl {
+        let read = stderr
+            .lines()
+            .find_map(|l| l.strip_suffix(" events")?.trim().parse::<u64>().ok());
+        if read != Some(counts.events) {
+            return Err(format!(
+                "trawl read {read:?} events of the {} the relay wrote: {stderr}",
+                counts.events
+            )
+            .into());
+        }
+    }
     Ok(Run {
         events: counts.events,
         produced_per_s: counts.events as f64 / workload.as_secs_f64(),
         cpu: Duration::from_secs_f64(user + sys),
+        sys: Duration::from_secs_f64(sys),
         drain,
         max_rss_kib: rss as u64,
     })
