@@ -2,16 +2,19 @@
 #
 #   make test    deps, rustfmt check, clippy (warnings are errors), all tests
 #   make demo    record a real LTTng-UST trace of `ls` and run `trawl cat` on it
-#   make bench   criterion benches, then trawl cat vs babeltrace2 (trawl-compare)
+#   make bench   criterion benches, then trawl vs babeltrace2 on a trace (trawl-compare)
+#                and on live sessions (trawl-live-compare)
 #   make fuzz    each fuzz target for FUZZ_SECONDS (installs cargo-fuzz; stable + RUSTC_BOOTSTRAP=1)
 #
 # CARGO_TARGET_DIR is honoured; COMPARE_ARGS is passed to trawl-compare
-# (e.g. COMPARE_ARGS="--reps 5 --no-scaling").
+# (e.g. COMPARE_ARGS="--reps 5 --no-scaling"), LIVE_COMPARE_ARGS to
+# trawl-live-compare (e.g. LIVE_COMPARE_ARGS="--iterations 2000000").
 
 SHELL := /bin/bash
 CARGO ?= cargo
 FUZZ_SECONDS ?= 60
 COMPARE_ARGS ?=
+LIVE_COMPARE_ARGS ?=
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 # rustup's default install location, for a shell that has not sourced ~/.cargo/env.
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -39,6 +42,7 @@ demo: release
 bench: release
 	$(CARGO) bench --workspace
 	"$(TARGET_DIR)/release/trawl-compare" $(COMPARE_ARGS)
+	"$(TARGET_DIR)/release/trawl-live-compare" $(LIVE_COMPARE_ARGS)
 
 fuzz:
 	@scripts/install-deps.sh --fuzz

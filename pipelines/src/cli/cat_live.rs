@@ -59,15 +59,23 @@ async fn pump(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    loop {
+    let result = loop {
         tokio::select! {
-            output = source.next_output() => match output? {
-                Some(output) => printer.take(output)?,
-                None => return Ok(()),
+            output = source.next_output() => match output {
+                Ok(Some(output)) => {
+                    if let Err(e) = printer.take(output) {
+                        break Err(e);
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e.into()),
             },
-            _ = &mut ctrl_c => return Ok(()),
+            _ = &mut ctrl_c => break Ok(()),
         }
-    }
+    };
+    // Detach from the relays before leaving.
+    source.close().await;
+    result
 }
 
 /// A pending event: its merge key and where its row is.

@@ -179,9 +179,10 @@ impl AsyncSource for LiveStage {
     }
 
     fn close(self: Box<Self>) -> LocalBoxFuture<'static, ()> {
-        if let Some(source) = self.source {
-            source.close();
-        }
-        Box::pin(async {})
+        Box::pin(async move {
+            if let Some(source) = self.source {
+                source.close().await;
+            }
+        })
     }
 }

@@ -55,7 +55,7 @@ pub use session::{
     SessionNotFoundAction, list_sessions,
 };
 pub use source::{
-    DEFAULT_QUEUE, DEFAULT_RECONNECT_MAX, DEFAULT_RECONNECT_MIN, LiveOutput, LiveSource,
-    LiveSourceBuilder, LiveSourceError,
+    CLOSE_TIMEOUT, DEFAULT_QUEUE, DEFAULT_RECONNECT_MAX, DEFAULT_RECONNECT_MIN, LiveOutput,
+    LiveSource, LiveSourceBuilder, LiveSourceError,
 };
 pub use url::{DEFAULT_VIEWER_PORT, LiveUrl, SessionTarget, UrlError};

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use trawl_core::{EventBatch, Loss, Message, Watermark};
 
@@ -31,6 +31,8 @@ pub const DEFAULT_RECONNECT_MIN: Duration = Duration::from_millis(100);
 pub const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// Outputs buffered between the relay tasks and the consumer.
 pub const DEFAULT_QUEUE: usize = 64;
+/// How long [`LiveSource::close`] waits for the relays to acknowledge DETACH.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What a [`LiveSource`] hands out at the lower level ([`LiveSource::next_output`]).
 #[derive(Debug)]
@@ -148,6 +150,7 @@ impl LiveSourceBuilder {
     /// as a [`LiveOutput::Warning`]), not an error here.
     pub fn start(self) -> LiveSource {
         let (tx, rx) = mpsc::channel(self.queue.max(1));
+        let (stop_tx, stop_rx) = watch::channel(false);
         let tasks = self
             .urls
             .iter()
@@ -156,6 +159,7 @@ impl LiveSourceBuilder {
                 let relay = RelayTx {
                     index: i,
                     tx: tx.clone(),
+                    stop: stop_rx.clone(),
                 };
                 tokio::spawn(run_relay(url.clone(), self.clone(), relay))
             })
@@ -163,6 +167,7 @@ impl LiveSourceBuilder {
         LiveSource {
             rx,
             tasks,
+            stop: stop_tx,
             marks: HashMap::new(),
             pending: VecDeque::new(),
             warnings: Vec::new(),
@@ -178,6 +183,8 @@ type Feed = (usize, Result<LiveOutput, LiveError>);
 pub struct LiveSource {
     rx: mpsc::Receiver<Feed>,
     tasks: Vec<JoinHandle<()>>,
+    /// Tells the relay tasks to detach and end.
+    stop: watch::Sender<bool>,
     /// Per (host, domain): each relay's latest watermark, and the one handed out.
     marks: HashMap<(String, String), (BTreeMap<usize, i64>, i64)>,
     pending: VecDeque<Message>,
@@ -248,11 +255,21 @@ impl LiveSource {
         std::mem::take(&mut self.warnings)
     }
 
-    /// Stops every relay task (their connections close, which detaches).
-    pub fn close(self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+    /// Stops every relay task: each detaches from its sessions (DETACH,
+    /// between two commands) and closes its connection. Tasks that do not
+    /// finish within [`CLOSE_TIMEOUT`] (a relay that does not answer) are
+    /// dropped, which closes their connections, which detaches too.
+    pub async fn close(mut self) {
+        let _ = self.stop.send(true);
+        // Unblock tasks waiting for room in the channel.
+        self.rx.close();
+        let tasks = std::mem::take(&mut self.tasks);
+        let all = async {
+            for task in tasks {
+                let _ = task.await;
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, all).await;
     }
 }
 
@@ -264,16 +281,21 @@ impl Drop for LiveSource {
     }
 }
 
-/// A relay task's end of the channel.
+/// A relay task's end of the channel, and its stop signal.
 struct RelayTx {
     index: usize,
     tx: mpsc::Sender<Feed>,
+    stop: watch::Receiver<bool>,
 }
 
 impl RelayTx {
     /// False when the consumer is gone.
     async fn send(&self, output: Result<LiveOutput, LiveError>) -> bool {
         self.tx.send((self.index, output)).await.is_ok()
+    }
+
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
     }
 }
 
@@ -309,6 +331,9 @@ async fn run_relay(url: LiveUrl, opts: LiveSourceBuilder, tx: RelayTx) {
                 }
                 decoder.disconnected();
                 tokio::time::sleep(backoff).await;
+                if tx.stopped() {
+                    return;
+                }
                 backoff = (backoff * 2).min(opts.reconnect_max);
                 // The relay serves everything again from the beginning; the
                 // decoder skips what it already has.
@@ -349,7 +374,10 @@ async fn read_relay(
         .session_not_found(opts.not_found)
         .connect()
         .await?;
-    while let Some(item) = session.next().await? {
+    while !tx.stopped() {
+        let Some(item) = session.next().await? else {
+            break;
+        };
         *received = true;
         let round_done = matches!(item, LiveItem::RoundDone { .. });
         decoder.apply(item);

@@ -530,3 +530,39 @@ async fn several_relays_in_one_source() {
         w[0].1.host != w[1].1.host || w[0].1.domain != w[1].1.domain || w[0].1.ts < w[1].1.ts
     }));
 }
+
+/// `close` detaches: right after it, another viewer can attach to the
+/// session (the relay refuses a second viewer while one is attached).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_detaches_so_another_viewer_can_attach() {
+    let lttng = relay_or_skip!();
+    tokio::task::block_in_place(|| {
+        lttng.live_session("handover", false);
+        lttng.run_traced();
+    });
+    let mut source = builder(&lttng.url("handover"))
+        .seek(Seek::Beginning)
+        .start();
+    while !matches!(
+        source.next_output().await.unwrap(),
+        Some(LiveOutput::Rows(_))
+    ) {}
+    let closing = std::time::Instant::now();
+    source.close().await;
+    assert!(closing.elapsed() < Duration::from_secs(2));
+    let mut next = trawl_source_lttng::live::LiveSessionBuilder::parse(&lttng.url("handover"))
+        .unwrap()
+        .session_not_found(SessionNotFoundAction::Fail)
+        .connect()
+        .await
+        .unwrap();
+    let first = next.next().await.unwrap();
+    assert!(
+        matches!(
+            first,
+            Some(trawl_source_lttng::live::LiveItem::Attached { .. })
+        ),
+        "{first:?}"
+    );
+    run_lttng(&lttng, &["destroy", "handover"]);
+}
