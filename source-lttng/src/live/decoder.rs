@@ -114,8 +114,6 @@ pub struct StreamRows {
     pub stream_id: u64,
     /// Stream class id.
     pub stream_class_id: u64,
-    /// `path/channel` of the stream on the relay.
-    pub stream_name: String,
     /// The rows, one batch per event class (with the stream order when
     /// [`LiveDecoder::set_track_order`] is on).
     pub events: DecodedEvents,
@@ -439,7 +437,6 @@ impl LiveDecoder {
                     domain: trace.domain.clone(),
                     stream_id: stream.stream_id,
                     stream_class_id: stream.stream_class_id,
-                    stream_name: stream.name.clone(),
                     events,
                 }),
                 Err(source) => self.errors.push(LiveDecodeError::Packet {
@@ -487,10 +484,5 @@ impl LiveDecoder {
             }
         }
         out
-    }
-
-    /// Whether every stream seen so far has ended.
-    pub fn all_ended(&self) -> bool {
-        self.streams.iter().all(|s| s.ended)
     }
 }
