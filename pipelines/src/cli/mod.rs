@@ -1,14 +1,18 @@
 //! Command-line interface: argument definitions and dispatch.
 
 mod cat;
+mod convert;
 mod ls;
+mod sql;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 pub use cat::{CatArgs, OutputFormat};
+pub use convert::{ConvertArgs, ConvertFormat};
 pub use ls::LsArgs;
+pub use sql::{SqlArgs, SqlFormat};
 
 /// trawl: container-aware performance analysis with LTTng.
 ///
@@ -48,6 +52,24 @@ pub enum Command {
     /// `net://HOST[:PORT]/host/HOSTNAME/SESSION (timer = µs, N stream(s), M client(s) connected)`.
     /// The relay daemon listens for viewers on port 5344 of localhost by default.
     Ls(LsArgs),
+    /// Convert traces into a Parquet data directory that `trawl sql` and any
+    /// Parquet reader can query.
+    ///
+    /// INPUT is found as for `trawl cat`. The output holds one dataset
+    /// (directory) per event class, named after the class
+    /// (`lttng_ust_libc:malloc` → `lttng_ust_libc_malloc`), partitioned as
+    /// `host=H/date=YYYY-MM-DD/hour=HH/`, plus `losses` (discarded events and
+    /// lost packets). Files appear atomically, sorted by `ts`; an interrupted
+    /// conversion leaves no partial file, and the next run into the same
+    /// directory cleans up after it (rows already written are kept).
+    Convert(ConvertArgs),
+    /// Run a SQL query (DataFusion) over a data directory.
+    ///
+    /// Tables: one per event class (as named by `trawl convert`), `losses`,
+    /// and the `events` view (`ts, host, domain, stream_id, cpu, event` of
+    /// every event table). Example:
+    /// `trawl sql --data out "SELECT event, count(*) FROM events GROUP BY event"`.
+    Sql(SqlArgs),
 }
 
 /// Runs a parsed command line.
@@ -55,5 +77,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         Command::Cat(args) => cat::run(args),
         Command::Ls(args) => ls::run(args),
+        Command::Convert(args) => convert::run(args),
+        Command::Sql(args) => sql::run(args),
     }
 }

@@ -129,6 +129,7 @@ fn write_temp(path: &Path, batch: &RecordBatch, settings: &Settings) -> Result<u
     let out = BufWriter::with_capacity(1 << 20, file);
     let file = match settings.format {
         FileFormat::Parquet => {
+            let batch = &super::compat::without_empty_structs(batch.clone())?;
             let parquet_error = |source| Error::Parquet {
                 path: path.to_path_buf(),
                 source,

@@ -1,6 +1,7 @@
 //! The sink: routes rows to one open file per (table, partition, trace) and
 //! closes files when they are full, old, complete (watermark) or flushed.
 
+mod compat;
 mod file;
 mod losses;
 pub(crate) mod partition;
