@@ -8,5 +8,6 @@
 mod common;
 
 mod cat;
+mod convert;
 mod ls;
 mod lttng_harness;
