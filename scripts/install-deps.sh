@@ -77,6 +77,12 @@ else
     done
 fi
 
+# python3 with venv: the tests read trawl's Parquet files with pyarrow (below).
+# Checked by what python3 can do, not by package name (pyenv and the like count).
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    missing+=(python3 python3-venv)
+fi
+
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -104,6 +110,17 @@ if command -v rustup >/dev/null 2>&1; then
         log "installing Rust $channel"
         (cd "$repo_root" && rustup toolchain install "$channel" --profile minimal -c rustfmt -c clippy >/dev/null)
     fi
+fi
+
+# --- pyarrow ----------------------------------------------------------------
+# An engine we did not write reads every Parquet file trawl writes (tests of
+# `trawl convert`). A venv under the user's cache dir, so the system Python is
+# left alone; the tests look for it there (or at $TRAWL_PYTHON).
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/trawl/venv"
+if ! "$venv/bin/python" -c 'import pyarrow' >/dev/null 2>&1; then
+    log "installing pyarrow into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check pyarrow
 fi
 
 # --- fuzzing (only on request) ----------------------------------------------

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use super::cat_live::{self, LiveCat};
 use trawl_core::{Message, Source};
 use trawl_source_lttng::format::{DiscardedNotice, JsonFormatter, PrettyFormatter, trace_name};
-use trawl_source_lttng::live::{LiveUrl, Seek, SessionNotFoundAction};
+use trawl_source_lttng::live::{Seek, SessionNotFoundAction};
 use trawl_source_lttng::trace_dir::{
     EventMerger, LossKind, LossNotice, MergedItem, Trace, TraceDirSourceBuilder, open_traces,
 };
@@ -59,22 +59,7 @@ pub enum OutputFormat {
 }
 
 pub(super) fn run(args: CatArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let is_live = |p: &PathBuf| p.to_str().is_some_and(|s| s.contains("://"));
-    if args.inputs.iter().any(is_live) {
-        let urls = args
-            .inputs
-            .iter()
-            .map(|p| {
-                if !is_live(p) {
-                    return Err(format!(
-                        "{}: trace directories and live URLs cannot be read together",
-                        p.display()
-                    )
-                    .into());
-                }
-                LiveUrl::parse(&p.to_string_lossy()).map_err(Box::<dyn std::error::Error>::from)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+    if let Some(urls) = super::live_urls(&args.inputs)? {
         return cat_live::run(LiveCat {
             urls,
             format: args.format,

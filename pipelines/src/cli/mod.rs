@@ -2,8 +2,10 @@
 
 mod cat;
 mod cat_live;
+mod convert;
 mod ls;
 mod run;
+mod sql;
 mod validate;
 
 use std::process::ExitCode;
@@ -11,8 +13,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use cat::{CatArgs, NotFound, OutputFormat};
+pub use convert::{ConvertArgs, ConvertFormat};
 pub use ls::LsArgs;
 pub use run::RunArgs;
+pub use sql::{SqlArgs, SqlFormat};
 pub use validate::ValidateArgs;
 
 /// trawl: container-aware performance analysis with LTTng.
@@ -74,6 +78,49 @@ pub enum Command {
     /// Exit status 0 and one line per stage (type and inputs), or one line
     /// per mistake (`FILE:LINE:COLUMN: PATH: what is wrong`) and status 2.
     Validate(ValidateArgs),
+    /// Convert traces into a Parquet data directory that `trawl sql` and any
+    /// Parquet reader can query.
+    ///
+    /// INPUT is found as for `trawl cat`. The output holds one dataset
+    /// (directory) per event class, named after the class
+    /// (`lttng_ust_libc:malloc` → `lttng_ust_libc_malloc`), partitioned as
+    /// `host=H/date=YYYY-MM-DD/hour=HH/`, plus `losses` (discarded events and
+    /// lost packets). Files appear atomically, sorted by `ts`; an interrupted
+    /// conversion leaves no partial file, and the next run into the same
+    /// directory cleans up after it (rows already written are kept).
+    Convert(ConvertArgs),
+    /// Run a SQL query (DataFusion) over a data directory.
+    ///
+    /// Tables: one per event class (as named by `trawl convert`), `losses`,
+    /// and the `events` view (`ts, host, domain, stream_id, cpu, event` of
+    /// every event table). Example:
+    /// `trawl sql --data out "SELECT event, count(*) FROM events GROUP BY event"`.
+    Sql(SqlArgs),
+}
+
+/// The live URLs among `inputs` (`net://...`), or `None` when they are all
+/// paths; mixing both is an error.
+fn live_urls(
+    inputs: &[std::path::PathBuf],
+) -> Result<Option<Vec<trawl_source_lttng::live::LiveUrl>>, Box<dyn std::error::Error>> {
+    let is_live = |p: &std::path::PathBuf| p.to_str().is_some_and(|s| s.contains("://"));
+    if !inputs.iter().any(is_live) {
+        return Ok(None);
+    }
+    let mut urls = Vec::new();
+    for p in inputs {
+        if !is_live(p) {
+            return Err(format!(
+                "{}: trace directories and live URLs cannot be read together",
+                p.display()
+            )
+            .into());
+        }
+        urls.push(trawl_source_lttng::live::LiveUrl::parse(
+            &p.to_string_lossy(),
+        )?);
+    }
+    Ok(Some(urls))
 }
 
 /// Runs a parsed command line.
@@ -83,5 +130,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Ls(args) => ls::run(args),
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Convert(args) => convert::run(args),
+        Command::Sql(args) => sql::run(args),
     }
 }

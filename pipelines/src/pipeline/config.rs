@@ -302,7 +302,7 @@ pub(crate) fn parse<'a>(text: &'a str, diag: &mut Diagnostics<'a>) -> Option<Doc
         diag.push(
             &span,
             "runner.metrics_interval_secs".into(),
-            ConfigErrorKind::Invalid("must be a finite number of seconds >= 0"),
+            ConfigErrorKind::Invalid("must be a finite number of seconds >= 0".into()),
         );
     }
     Some(doc)
@@ -347,7 +347,7 @@ fn parse_stage(
                     let span = diag
                         .span_of(&[section.key(), &stage.name, "inputs"])
                         .unwrap_or(stage.span.clone());
-                    let kind = ConfigErrorKind::Invalid("must be an array of stage names");
+                    let kind = ConfigErrorKind::Invalid("must be an array of stage names".into());
                     diag.push(&span, format!("{path}.inputs"), kind);
                 }
             },
@@ -388,7 +388,7 @@ fn parse_stage(
     };
     for (field, reason) in config.check() {
         let span = diag
-            .span_of(&[section.key(), &stage.name, field])
+            .span_of(&[section.key(), &stage.name, &field])
             .unwrap_or(stage.span.clone());
         diag.push(
             &span,

@@ -49,7 +49,7 @@ pub enum ConfigErrorKind {
     },
     /// A value that has the right type but cannot be used.
     #[error("{0}")]
-    Invalid(&'static str),
+    Invalid(String),
     /// Two stages with one name (in any sections).
     #[error("a stage named \"{name}\" is already defined at {first}")]
     DuplicateName {

@@ -3,11 +3,8 @@
 //! To add a type: give its config struct (serde, `deny_unknown_fields`, a
 //! doc line and a `DEFAULT_*` constant per default) an impl of
 //! [`StageFactory`], add one arm to [`parse`] and its name to [`types`].
-//! For example, the Parquet sink:
-//!
-//! ```text
-//! (Section::Sinks, "parquet") => factory::<trawl_sink_parquet::ParquetSinkConfig>(options),
-//! ```
+//! A config struct may live in its stage's crate (the Parquet sink's does):
+//! the `StageFactory` impl then lives in `crate::stages`.
 
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
@@ -26,7 +23,7 @@ use crate::stages::{
 /// A stage's parsed options, able to build the stage.
 pub trait StageFactory: Debug + Send {
     /// Values that parse but cannot be used: `(field, reason)` pairs.
-    fn check(&self) -> Vec<(&'static str, &'static str)> {
+    fn check(&self) -> Vec<(String, String)> {
         Vec::new()
     }
 
@@ -58,7 +55,7 @@ pub(crate) fn types(section: Section) -> &'static [&'static str] {
     match section {
         Section::Sources => &["lttng", "lttng-live"],
         Section::Transforms => &["filter"],
-        Section::Sinks => &["jsonl", "null"],
+        Section::Sinks => &["jsonl", "null", "parquet"],
     }
 }
 
@@ -75,6 +72,7 @@ pub(crate) fn parse(
         (Section::Transforms, "filter") => factory::<FilterConfig>(options),
         (Section::Sinks, "jsonl") => factory::<JsonlSinkConfig>(options),
         (Section::Sinks, "null") => factory::<NullSinkConfig>(options),
+        (Section::Sinks, "parquet") => factory::<trawl_sink_parquet::ParquetSinkConfig>(options),
         _ => return None,
     })
 }

@@ -16,11 +16,11 @@ pub struct FilterConfig {
 }
 
 impl StageFactory for FilterConfig {
-    fn check(&self) -> Vec<(&'static str, &'static str)> {
+    fn check(&self) -> Vec<(String, String)> {
         if self.events.is_empty() {
             vec![(
-                "events",
-                "at least one event class name or pattern is needed",
+                "events".into(),
+                "at least one event class name or pattern is needed".into(),
             )]
         } else {
             Vec::new()

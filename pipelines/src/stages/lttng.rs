@@ -31,9 +31,9 @@ fn default_batch_rows() -> NonZeroUsize {
 }
 
 impl StageFactory for LttngSourceConfig {
-    fn check(&self) -> Vec<(&'static str, &'static str)> {
+    fn check(&self) -> Vec<(String, String)> {
         if self.paths.is_empty() {
-            vec![("paths", "at least one path is needed")]
+            vec![("paths".into(), "at least one path is needed".into())]
         } else {
             Vec::new()
         }

@@ -121,18 +121,20 @@ impl LttngLiveSourceConfig {
 }
 
 impl StageFactory for LttngLiveSourceConfig {
-    fn check(&self) -> Vec<(&'static str, &'static str)> {
+    fn check(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         if self.urls.is_empty() {
-            problems.push(("urls", "at least one URL is needed"));
+            problems.push(("urls".into(), "at least one URL is needed".into()));
         }
-        if self.urls.iter().any(|u| LiveUrl::parse(u).is_err()) {
-            problems.push(("urls", "expected net://RELAY[:PORT]/host/HOSTNAME/SESSION"));
+        for (i, url) in self.urls.iter().enumerate() {
+            if let Err(e) = LiveUrl::parse(url) {
+                problems.push((format!("urls[{i}]"), e.to_string()));
+            }
         }
         if self.reconnect_min_ms == 0 || self.reconnect_max_ms < self.reconnect_min_ms {
             problems.push((
-                "reconnect_min_ms",
-                "must be > 0 and at most reconnect_max_ms",
+                "reconnect_min_ms".into(),
+                "must be > 0 and at most reconnect_max_ms".into(),
             ));
         }
         problems
