@@ -58,7 +58,7 @@ pub(crate) fn types(section: Section) -> &'static [&'static str] {
     match section {
         Section::Sources => &["lttng", "lttng-live"],
         Section::Transforms => &["filter"],
-        Section::Sinks => &["jsonl", "null"],
+        Section::Sinks => &["jsonl", "null", "prometheus"],
     }
 }
 
@@ -75,6 +75,7 @@ pub(crate) fn parse(
         (Section::Transforms, "filter") => factory::<FilterConfig>(options),
         (Section::Sinks, "jsonl") => factory::<JsonlSinkConfig>(options),
         (Section::Sinks, "null") => factory::<NullSinkConfig>(options),
+        (Section::Sinks, "prometheus") => factory::<trawl_exporter::PrometheusSinkConfig>(options),
         _ => return None,
     })
 }

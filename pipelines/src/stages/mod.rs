@@ -6,6 +6,7 @@ mod jsonl;
 mod lttng;
 mod lttng_live;
 mod null;
+mod prometheus;
 
 pub use filter::{FilterConfig, FilterTransform};
 pub use jsonl::{DEFAULT_JSONL_PATH, JsonlSinkConfig};
