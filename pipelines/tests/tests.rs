@@ -10,6 +10,7 @@ mod common;
 mod cat;
 mod cat_live;
 mod convert;
+mod generated;
 mod ls;
 mod lttng_harness;
 mod pipeline;

@@ -55,7 +55,7 @@ pub(crate) fn types(section: Section) -> &'static [&'static str] {
     match section {
         Section::Sources => &["lttng", "lttng-live"],
         Section::Transforms => &["filter"],
-        Section::Sinks => &["jsonl", "null", "parquet"],
+        Section::Sinks => &["jsonl", "null", "parquet", "prometheus"],
     }
 }
 
@@ -73,6 +73,7 @@ pub(crate) fn parse(
         (Section::Sinks, "jsonl") => factory::<JsonlSinkConfig>(options),
         (Section::Sinks, "null") => factory::<NullSinkConfig>(options),
         (Section::Sinks, "parquet") => factory::<trawl_sink_parquet::ParquetSinkConfig>(options),
+        (Section::Sinks, "prometheus") => factory::<trawl_exporter::PrometheusSinkConfig>(options),
         _ => return None,
     })
 }

@@ -7,6 +7,7 @@ mod lttng;
 mod lttng_live;
 mod null;
 mod parquet;
+mod prometheus;
 
 pub use filter::{FilterConfig, FilterTransform};
 pub use jsonl::{DEFAULT_JSONL_PATH, JsonlSinkConfig};

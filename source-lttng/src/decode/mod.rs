@@ -65,6 +65,7 @@ pub use stream::{DecodedEvents, PacketInfo, StreamDecoder};
 use clock::ClockConv;
 use columns::{ColRef, Columns};
 use paths::collect_paths;
+pub(crate) use plan::align_of;
 use plan::{Compiler, FIRST_USER_REG, Plan, Specials};
 use schema::{column_name, is_hidden_packet_context_field, scope_prefix};
 

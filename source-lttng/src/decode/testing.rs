@@ -62,6 +62,19 @@ impl Asm {
 
     /// A `size`-bit integer at the current bit (no alignment) in `order`.
     pub fn int_bo(&mut self, size: u32, v: u64, order: ByteOrder) -> &mut Self {
+        if self.bit.is_multiple_of(8) && size.is_multiple_of(8) && (8..=64).contains(&size) {
+            // Whole bytes at a byte boundary (most fields): no bit loop.
+            let n = (size / 8) as usize;
+            let at = (self.bit / 8) as usize;
+            self.bit += u64::from(size);
+            self.grow();
+            let bytes = match order {
+                ByteOrder::Little => v.to_le_bytes(),
+                ByteOrder::Big => (v << (64 - size)).to_be_bytes(),
+            };
+            self.bytes[at..at + n].copy_from_slice(&bytes[..n]);
+            return self;
+        }
         let start = self.bit;
         self.bit += u64::from(size);
         self.grow();
