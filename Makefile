@@ -1,7 +1,7 @@
 # trawl: the commands a developer and CI run. See README.md.
 #
 #   make test    deps, rustfmt check, clippy (warnings are errors), all tests
-#   make demo    record a real LTTng-UST trace of `ls` and run `trawl cat` on it
+#   make demo    trace a demo service live into Parquet (trawl run), then three SQL answers
 #   make bench   criterion benches, then trawl vs babeltrace2 on a trace (trawl-compare)
 #                and on live sessions (trawl-live-compare)
 #   make fuzz    each fuzz target for FUZZ_SECONDS (installs cargo-fuzz; stable + RUSTC_BOOTSTRAP=1)
