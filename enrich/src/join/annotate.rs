@@ -202,7 +202,7 @@ fn run<K: Copy + Eq + Hash>(
             }
         };
         keys.push(v);
-        counts[(v.max(-1) + 3) as usize & 3] += 1;
+        counts[if v >= 0 { 3 } else { (v - L_NO_KEY) as usize }] += 1;
     }
     // counts: [0] no key, [1] unknown, [2] host, [3] containers.
     Resolution {

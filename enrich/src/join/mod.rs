@@ -372,3 +372,239 @@ impl Transform for Enricher {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int32Type;
+    use arrow_array::{
+        Array, ArrayRef, DictionaryArray, Int32Array, TimestampNanosecondArray,
+        UInt32Array, UInt64Array,
+    };
+    use arrow_schema::Field;
+
+    use super::*;
+    use crate::record::{ContainerRecord, LABEL_POD_NAME, Namespaces};
+
+    /// An event batch of class `event` on host `h` with extra columns.
+    fn events(domain: &str, event: &str, ts: &[i64], extra: Vec<(&str, ArrayRef)>) -> Message {
+        let n = ts.len();
+        let fields = extra
+            .iter()
+            .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
+            .collect();
+        let schema = envelope::schema_with_metadata(fields, event, "h", domain, "");
+        let dict = |v: &str| -> ArrayRef {
+            Arc::new(DictionaryArray::<Int32Type>::from_iter(std::iter::repeat_n(v, n)))
+        };
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(TimestampNanosecondArray::from(ts.to_vec()).with_timezone("UTC")),
+            dict("h"),
+            dict(domain),
+            Arc::new(UInt64Array::from(vec![0; n])),
+            Arc::new(UInt32Array::from(vec![0; n])),
+            dict(event),
+        ];
+        columns.extend(extra.into_iter().map(|(_, a)| a));
+        let batch = RecordBatch::try_new(schema, columns).unwrap();
+        Message::Events(EventBatch { batch })
+    }
+
+    fn u32s(v: &[u32]) -> ArrayRef {
+        Arc::new(UInt32Array::from(v.to_vec()))
+    }
+
+    fn i32s(v: &[i32]) -> ArrayRef {
+        Arc::new(Int32Array::from(v.to_vec()))
+    }
+
+    fn containers(records: Vec<ContainerRecord>) -> Message {
+        Message::Containers(Containers {
+            batch: record::to_batch(&records).unwrap(),
+        })
+    }
+
+    fn container(id: &str, pid_ns: u32, ts: i64) -> ContainerRecord {
+        ContainerRecord {
+            ts,
+            host: "h".into(),
+            id: id.into(),
+            name: Some(format!("{id}-name")),
+            image: Some("img".into()),
+            ns: Namespaces {
+                pid_ns: Some(pid_ns),
+                ..Namespaces::default()
+            },
+            ..ContainerRecord::default()
+        }
+    }
+
+    fn mark(ts: i64) -> Message {
+        Message::Watermark(Watermark {
+            host: "h".into(),
+            domain: "ust".into(),
+            ts,
+        })
+    }
+
+    /// The values of an enrichment column of an output batch.
+    fn column(msg: &Message, name: &str) -> Vec<Option<String>> {
+        let Message::Events(e) = msg else {
+            panic!("not events: {msg:?}")
+        };
+        let dict = e.batch.column_by_name(name).unwrap().as_dictionary::<Int32Type>();
+        let values = dict.values().as_string::<i32>();
+        (0..dict.len())
+            .map(|i| {
+                dict.is_valid(i)
+                    .then(|| dict.keys().value(i) as usize)
+                    .filter(|&k| values.is_valid(k))
+                    .map(|k| values.value(k).to_owned())
+            })
+            .collect()
+    }
+
+    fn run(join: &mut Enricher, msgs: Vec<Message>) -> Vec<Message> {
+        let mut out = Vec::new();
+        for m in msgs {
+            join.process(m, &mut out).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn early_events_wait_for_their_record_in_order() {
+        let mut join = Enricher::default();
+        let out = run(
+            &mut join,
+            vec![
+                events("ust", "e", &[10, 11], vec![("pid_ns", u32s(&[7, 0xEFFF_FFFC]))]),
+                mark(12),
+                events("ust", "e", &[13], vec![("pid_ns", u32s(&[0xEFFF_FFFC]))]),
+            ],
+        );
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(join.held_rows(), 3);
+        let out = run(&mut join, vec![containers(vec![container("a", 7, 5)])]);
+        assert_eq!(out.len(), 4, "{out:?}");
+        assert_eq!(column(&out[0], "container_id"), [Some("a".into()), None]);
+        assert_eq!(column(&out[0], "container_name"), [Some("a-name".into()), None]);
+        assert!(matches!(out[1], Message::Watermark(Watermark { ts: 12, .. })));
+        assert_eq!(column(&out[2], "container_id"), [None]);
+        assert!(matches!(out[3], Message::Containers(_)));
+        let stats = join.stats();
+        assert_eq!((stats.rows_in_containers, stats.rows_on_host, stats.rows_unenriched), (1, 2, 0));
+    }
+
+    #[test]
+    fn events_of_a_never_known_container_leave_after_the_hold_and_are_counted() {
+        let mut join = EnricherBuilder::new().hold(Duration::from_nanos(100)).build();
+        let out = run(
+            &mut join,
+            vec![
+                events("ust", "e", &[10], vec![("pid_ns", u32s(&[7]))]),
+                mark(50),
+            ],
+        );
+        assert!(out.is_empty());
+        let out = run(&mut join, vec![mark(110)]);
+        assert_eq!(out.len(), 3);
+        assert_eq!(column(&out[0], "container_id"), [None]);
+        assert_eq!(join.stats().rows_unenriched, 1);
+        assert_eq!(join.held_rows(), 0);
+    }
+
+    #[test]
+    fn the_row_limit_lets_the_oldest_out_and_flush_lets_all_out() {
+        let mut join = EnricherBuilder::new().max_held_rows(2).build();
+        let msgs = (0..3)
+            .map(|i| events("ust", "e", &[i], vec![("pid_ns", u32s(&[7]))]))
+            .collect();
+        let out = run(&mut join, msgs);
+        assert_eq!(out.len(), 1);
+        let mut out = Vec::new();
+        join.flush(&mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(join.stats().rows_unenriched, 3);
+    }
+
+    #[test]
+    fn k8s_labels_and_missing_fields() {
+        let mut join = Enricher::default();
+        let mut pod = container("p", 8, 0);
+        pod.labels.insert(LABEL_POD_NAME.into(), "web-0".into());
+        let out = run(
+            &mut join,
+            vec![
+                containers(vec![container("a", 7, 0), pod]),
+                events("ust", "e", &[1, 2, 3], vec![("pid_ns", u32s(&[7, 8, 7]))]),
+            ],
+        );
+        assert_eq!(column(&out[1], "k8s_pod"), [None, Some("web-0".into()), None]);
+        assert_eq!(
+            column(&out[1], "container_id"),
+            [Some("a".into()), Some("p".into()), Some("a".into())]
+        );
+    }
+
+    #[test]
+    fn kernel_threads_join_through_statedump_fork_and_exit() {
+        let mut join = EnricherBuilder::new().grace(Duration::from_nanos(10)).build();
+        let out = run(
+            &mut join,
+            vec![
+                containers(vec![container("a", 7, 0)]),
+                // tid 100: container a at level 1 (innermost first), host at level 0.
+                events(
+                    "kernel",
+                    "lttng_statedump_process_pid_ns",
+                    &[1, 1, 1],
+                    vec![
+                        ("tid", i32s(&[100, 100, 200])),
+                        ("ns_level", i32s(&[1, 0, 0])),
+                        ("ns_inum", u32s(&[7, 0xEFFF_FFFC, 0xEFFF_FFFC])),
+                    ],
+                ),
+                events(
+                    "kernel",
+                    "sched_process_fork",
+                    &[2],
+                    vec![
+                        ("parent_tid", i32s(&[100])),
+                        ("child_tid", i32s(&[101])),
+                        ("child_ns_inum", u32s(&[7])),
+                    ],
+                ),
+                events(
+                    "kernel",
+                    "sched_switch",
+                    &[3, 4, 5, 6],
+                    vec![("prev_tid", i32s(&[100, 101, 200, 0]))],
+                ),
+                events("kernel", "sched_process_exit", &[7], vec![("tid", i32s(&[101]))]),
+            ],
+        );
+        assert_eq!(out.len(), 5, "{out:?}");
+        assert_eq!(column(&out[1], "container_id"), [Some("a".into()), Some("a".into()), None]);
+        assert_eq!(column(&out[2], "container_id"), [Some("a".into())]);
+        assert_eq!(
+            column(&out[3], "container_id"),
+            [Some("a".into()), Some("a".into()), None, None]
+        );
+        assert_eq!(column(&out[4], "container_id"), [Some("a".into())]);
+        // Past the grace period the exited thread is forgotten.
+        let kernel_mark = Message::Watermark(Watermark {
+            host: "h".into(),
+            domain: "kernel".into(),
+            ts: 100,
+        });
+        run(&mut join, vec![kernel_mark]);
+        let out = run(
+            &mut join,
+            vec![events("kernel", "sched_switch", &[101], vec![("prev_tid", i32s(&[101]))])],
+        );
+        assert!(out.is_empty(), "tid 101 is unknown again and waits");
+    }
+}
