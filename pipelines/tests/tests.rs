@@ -9,6 +9,7 @@ mod common;
 
 mod cat;
 mod cat_live;
+mod enrich;
 mod ls;
 mod lttng_harness;
 mod pipeline;

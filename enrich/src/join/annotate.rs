@@ -178,10 +178,14 @@ impl Locals {
 /// Per row, the key at `key_at(i)`, resolved once per distinct key: the
 /// previous row's key is checked first (rows come in runs of one thread),
 /// then a per-batch cache, and only then the host's tables.
+///
+/// `resolve(key, row)` also says whether its answer holds for every row
+/// (false for a namespace inode reused by containers one after the other:
+/// then it is asked again for each row with that key).
 fn run<K: Copy + Eq + Hash>(
     n: usize,
     key_at: impl Fn(usize) -> K,
-    mut resolve: impl FnMut(&K) -> Code,
+    mut resolve: impl FnMut(&K, usize) -> (Code, bool),
 ) -> Resolution {
     let mut locals = Locals {
         slots: Vec::new(),
@@ -195,11 +199,21 @@ fn run<K: Copy + Eq + Hash>(
         let k = key_at(i);
         let v = match last {
             Some((lk, lv)) if lk == k => lv,
-            _ => {
-                let v = *cache.entry(k).or_insert_with(|| locals.local(resolve(&k)));
-                last = Some((k, v));
-                v
-            }
+            _ => match cache.get(&k) {
+                Some(&v) => {
+                    last = Some((k, v));
+                    v
+                }
+                None => {
+                    let (code, timeless) = resolve(&k, i);
+                    let v = locals.local(code);
+                    if timeless {
+                        cache.insert(k, v);
+                        last = Some((k, v));
+                    }
+                    v
+                }
+            },
         };
         keys.push(v);
         counts[if v >= 0 { 3 } else { (v - L_NO_KEY) as usize }] += 1;
@@ -218,6 +232,8 @@ fn run<K: Copy + Eq + Hash>(
 /// Where each row of `batch` goes.
 pub(crate) fn resolve(state: &HostState, batch: &RecordBatch) -> Resolution {
     let n = batch.num_rows();
+    let ts = ts_column(batch);
+    let ts_at = |i: usize| ts.map_or(0, |ts| ts.value(i));
     let ns: Vec<Option<PrimitiveArray<UInt32Type>>> = NS_COLUMNS
         .iter()
         .map(|name| column_as::<UInt32Type>(batch, name))
@@ -239,7 +255,7 @@ pub(crate) fn resolve(state: &HostState, batch: &RecordBatch) -> Resolution {
                 }
                 key
             },
-            |key| state.resolve(key),
+            |key, i| state.resolve(key, ts_at(i)),
         );
     }
     if let Some(tid) = TID_COLUMNS
@@ -249,10 +265,10 @@ pub(crate) fn resolve(state: &HostState, batch: &RecordBatch) -> Resolution {
         return run(
             n,
             |i| at(&tid, i),
-            |tid| tid.map_or(NO_KEY, |t| state.resolve_tid(t)),
+            |tid, i| tid.map_or((NO_KEY, true), |t| state.resolve_tid(t, ts_at(i))),
         );
     }
-    run(n, |_| (), |_| NO_KEY)
+    run(n, |_| (), |_, _| (NO_KEY, true))
 }
 
 /// `batch` with the enrichment columns (replacing any it had).

@@ -380,8 +380,8 @@ mod tests {
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int32Type;
     use arrow_array::{
-        Array, ArrayRef, DictionaryArray, Int32Array, TimestampNanosecondArray,
-        UInt32Array, UInt64Array,
+        Array, ArrayRef, DictionaryArray, Int32Array, TimestampNanosecondArray, UInt32Array,
+        UInt64Array,
     };
     use arrow_schema::Field;
 
@@ -397,7 +397,9 @@ mod tests {
             .collect();
         let schema = envelope::schema_with_metadata(fields, event, "h", domain, "");
         let dict = |v: &str| -> ArrayRef {
-            Arc::new(DictionaryArray::<Int32Type>::from_iter(std::iter::repeat_n(v, n)))
+            Arc::new(DictionaryArray::<Int32Type>::from_iter(
+                std::iter::repeat_n(v, n),
+            ))
         };
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(TimestampNanosecondArray::from(ts.to_vec()).with_timezone("UTC")),
@@ -454,7 +456,11 @@ mod tests {
         let Message::Events(e) = msg else {
             panic!("not events: {msg:?}")
         };
-        let dict = e.batch.column_by_name(name).unwrap().as_dictionary::<Int32Type>();
+        let dict = e
+            .batch
+            .column_by_name(name)
+            .unwrap()
+            .as_dictionary::<Int32Type>();
         let values = dict.values().as_string::<i32>();
         (0..dict.len())
             .map(|i| {
@@ -480,7 +486,12 @@ mod tests {
         let out = run(
             &mut join,
             vec![
-                events("ust", "e", &[10, 11], vec![("pid_ns", u32s(&[7, 0xEFFF_FFFC]))]),
+                events(
+                    "ust",
+                    "e",
+                    &[10, 11],
+                    vec![("pid_ns", u32s(&[7, 0xEFFF_FFFC]))],
+                ),
                 mark(12),
                 events("ust", "e", &[13], vec![("pid_ns", u32s(&[0xEFFF_FFFC]))]),
             ],
@@ -490,17 +501,32 @@ mod tests {
         let out = run(&mut join, vec![containers(vec![container("a", 7, 5)])]);
         assert_eq!(out.len(), 4, "{out:?}");
         assert_eq!(column(&out[0], "container_id"), [Some("a".into()), None]);
-        assert_eq!(column(&out[0], "container_name"), [Some("a-name".into()), None]);
-        assert!(matches!(out[1], Message::Watermark(Watermark { ts: 12, .. })));
+        assert_eq!(
+            column(&out[0], "container_name"),
+            [Some("a-name".into()), None]
+        );
+        assert!(matches!(
+            out[1],
+            Message::Watermark(Watermark { ts: 12, .. })
+        ));
         assert_eq!(column(&out[2], "container_id"), [None]);
         assert!(matches!(out[3], Message::Containers(_)));
         let stats = join.stats();
-        assert_eq!((stats.rows_in_containers, stats.rows_on_host, stats.rows_unenriched), (1, 2, 0));
+        assert_eq!(
+            (
+                stats.rows_in_containers,
+                stats.rows_on_host,
+                stats.rows_unenriched
+            ),
+            (1, 2, 0)
+        );
     }
 
     #[test]
     fn events_of_a_never_known_container_leave_after_the_hold_and_are_counted() {
-        let mut join = EnricherBuilder::new().hold(Duration::from_nanos(100)).build();
+        let mut join = EnricherBuilder::new()
+            .hold(Duration::from_nanos(100))
+            .build();
         let out = run(
             &mut join,
             vec![
@@ -542,7 +568,10 @@ mod tests {
                 events("ust", "e", &[1, 2, 3], vec![("pid_ns", u32s(&[7, 8, 7]))]),
             ],
         );
-        assert_eq!(column(&out[1], "k8s_pod"), [None, Some("web-0".into()), None]);
+        assert_eq!(
+            column(&out[1], "k8s_pod"),
+            [None, Some("web-0".into()), None]
+        );
         assert_eq!(
             column(&out[1], "container_id"),
             [Some("a".into()), Some("p".into()), Some("a".into())]
@@ -551,7 +580,9 @@ mod tests {
 
     #[test]
     fn kernel_threads_join_through_statedump_fork_and_exit() {
-        let mut join = EnricherBuilder::new().grace(Duration::from_nanos(10)).build();
+        let mut join = EnricherBuilder::new()
+            .grace(Duration::from_nanos(10))
+            .build();
         let out = run(
             &mut join,
             vec![
@@ -583,11 +614,19 @@ mod tests {
                     &[3, 4, 5, 6],
                     vec![("prev_tid", i32s(&[100, 101, 200, 0]))],
                 ),
-                events("kernel", "sched_process_exit", &[7], vec![("tid", i32s(&[101]))]),
+                events(
+                    "kernel",
+                    "sched_process_exit",
+                    &[7],
+                    vec![("tid", i32s(&[101]))],
+                ),
             ],
         );
         assert_eq!(out.len(), 5, "{out:?}");
-        assert_eq!(column(&out[1], "container_id"), [Some("a".into()), Some("a".into()), None]);
+        assert_eq!(
+            column(&out[1], "container_id"),
+            [Some("a".into()), Some("a".into()), None]
+        );
         assert_eq!(column(&out[2], "container_id"), [Some("a".into())]);
         assert_eq!(
             column(&out[3], "container_id"),
@@ -603,7 +642,12 @@ mod tests {
         run(&mut join, vec![kernel_mark]);
         let out = run(
             &mut join,
-            vec![events("kernel", "sched_switch", &[101], vec![("prev_tid", i32s(&[101]))])],
+            vec![events(
+                "kernel",
+                "sched_switch",
+                &[101],
+                vec![("prev_tid", i32s(&[101]))],
+            )],
         );
         assert!(out.is_empty(), "tid 101 is unknown again and waits");
     }

@@ -68,6 +68,8 @@ pub(crate) struct Slot {
     pub(crate) id: String,
     pub(crate) info: Info,
     ns: NsKey,
+    /// When it got its namespaces (the start record's time).
+    started_at: i64,
     /// When it stopped or was removed (its mappings stay for the grace period).
     ended_at: Option<i64>,
 }
@@ -85,7 +87,8 @@ pub(crate) struct HostState {
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
     by_id: HashMap<String, u32>,
-    by_ns: [IntMap<u32, u32>; KINDS],
+    /// The containers in each namespace (several share one: a pod's network namespace).
+    by_ns: [IntMap<u32, Vec<u32>>; KINDS],
     host_ns: [Option<u32>; KINDS],
     pub(crate) threads: IntMap<i32, Thread>,
     /// The latest watermark of any of the host's traces.
@@ -136,18 +139,29 @@ impl HostState {
                 i
             }
         };
-        let old_ns = self.slots[index as usize]
+        let (old_ns, old_start) = self.slots[index as usize]
             .as_ref()
-            .map_or([0; KINDS], |s| s.ns);
+            .map_or(([0; KINDS], r.ts), |s| (s.ns, s.started_at));
         let mut ns = key_of(&r.ns);
         // A stop record without namespaces keeps the ones it had.
         if ns == [0; KINDS] {
             ns = old_ns;
         }
+        let started_at = if ns == old_ns { old_start } else { r.ts };
         self.unmap(index, old_ns);
+        self.slots[index as usize] = Some(Slot {
+            id: r.id.clone(),
+            info: info_of(r),
+            ns,
+            started_at,
+            ended_at: r.change.is_end().then_some(r.ts),
+        });
         for (kind, v) in ns.into_iter().enumerate() {
             if v != 0 {
-                self.by_ns[kind].insert(v, index);
+                let mut slots = self.by_ns[kind].remove(&v).unwrap_or_default();
+                slots.push(index);
+                slots.sort_by_key(|&s| self.slot(s).map_or(i64::MIN, |s| s.started_at));
+                self.by_ns[kind].insert(v, slots);
             }
         }
         for &pid in &r.pids {
@@ -157,18 +171,15 @@ impl HostState {
                 exited_at: None,
             });
         }
-        self.slots[index as usize] = Some(Slot {
-            id: r.id.clone(),
-            info: info_of(r),
-            ns,
-            ended_at: r.change.is_end().then_some(r.ts),
-        });
     }
 
     fn unmap(&mut self, index: u32, ns: NsKey) {
         for (kind, v) in ns.into_iter().enumerate() {
-            if v != 0 && self.by_ns[kind].get(&v) == Some(&index) {
-                self.by_ns[kind].remove(&v);
+            if let Some(slots) = self.by_ns[kind].get_mut(&v) {
+                slots.retain(|&s| s != index);
+                if slots.is_empty() {
+                    self.by_ns[kind].remove(&v);
+                }
             }
         }
     }
@@ -193,43 +204,74 @@ impl HostState {
             .retain(|_, t| t.exited_at.is_none_or(|at| at >= limit));
     }
 
-    /// What a row with these namespaces belongs to: the first kind (pid,
-    /// net, mnt, cgroup) naming a known container wins; else the host if the
-    /// first known kind is the host's; else unknown.
-    pub(crate) fn resolve(&self, key: &NsKey) -> Code {
-        let mut first = None;
+    /// What a row at time `ts` with these namespaces belongs to, and
+    /// whether that answer holds at any time (so it may be cached).
+    ///
+    /// The first kind (pid, net, mnt, cgroup) naming a container wins; a
+    /// namespace of the host's names none (containers often share the
+    /// host's cgroup or network namespace). Else the host if the first
+    /// known kind is the host's; else unknown.
+    pub(crate) fn resolve(&self, key: &NsKey, ts: i64) -> (Code, bool) {
+        let mut first_is_host = None;
+        let mut timeless = true;
         for kind in 0..KINDS {
             let v = key[kind];
             if v == 0 {
                 continue;
             }
-            if let Some(&slot) = self.by_ns[kind].get(&v) {
-                return slot;
+            let on_host = self.host_ns[kind] == Some(v) || INITIAL[kind] == Some(v);
+            first_is_host.get_or_insert(on_host);
+            if on_host {
+                continue;
             }
-            first.get_or_insert(kind);
-        }
-        match first {
-            None => NO_KEY,
-            Some(kind) => {
-                let v = Some(key[kind]);
-                if self.host_ns[kind] == v || INITIAL[kind] == v {
-                    HOST
-                } else {
-                    UNKNOWN
+            match self.by_ns[kind].get(&v).map(Vec::as_slice) {
+                Some(&[slot]) if self.slot(slot).is_some_and(|c| c.ended_at.is_none()) => {
+                    return (slot, timeless);
                 }
+                // Ended containers own their inodes only until they ended.
+                Some(slots) => {
+                    timeless = false;
+                    if let Some(slot) = self.owner_at(slots, ts) {
+                        return (slot, false);
+                    }
+                }
+                None => {}
             }
         }
+        let code = match first_is_host {
+            None => NO_KEY,
+            Some(true) => HOST,
+            Some(false) => UNKNOWN,
+        };
+        (code, timeless)
     }
 
-    /// What a kernel thread belongs to.
-    pub(crate) fn resolve_tid(&self, tid: i32) -> Code {
+    /// Of several containers with one namespace inode (by start time), the
+    /// one it belonged to at `ts`. The kernel reuses the inode of a freed
+    /// namespace, so containers run one after the other share it: each owns
+    /// it until it ended (after that, until the next one's record arrives,
+    /// the inode is unknown: its events wait). Containers alive together (a pod's network
+    /// namespace) name none.
+    fn owner_at(&self, slots: &[u32], ts: i64) -> Option<u32> {
+        let slot = |s: u32| self.slot(s);
+        let at = slots
+            .iter()
+            .position(|&s| slot(s).is_some_and(|c| c.ended_at.is_none_or(|e| e >= ts)))?;
+        let overlapping = slots[at + 1..]
+            .iter()
+            .any(|&s| slot(s).is_some_and(|c| c.started_at <= ts));
+        (!overlapping).then_some(slots[at])
+    }
+
+    /// What a kernel thread belongs to at `ts` (see [`HostState::resolve`]).
+    pub(crate) fn resolve_tid(&self, tid: i32, ts: i64) -> (Code, bool) {
         if tid == 0 {
             // The idle task (swapper) of every CPU.
-            return HOST;
+            return (HOST, true);
         }
         self.threads
             .get(&tid)
-            .map_or(UNKNOWN, |t| self.resolve(&t.ns))
+            .map_or((UNKNOWN, true), |t| self.resolve(&t.ns, ts))
     }
 
     /// `child` was forked by `parent` into the pid namespace `pid_ns`: it
@@ -299,14 +341,28 @@ mod tests {
             },
             ..ContainerRecord::default()
         });
-        let a = h.resolve(&[10, 0, 0, 0]);
+        let a = h.resolve(&[10, 0, 0, 0], 0).0;
         assert_eq!(h.slot(a).unwrap().id, "a");
         // A container sharing the host's pid namespace, found by its network one.
-        assert_eq!(h.resolve(&[1, 20, 0, 0]), a);
-        assert_eq!(h.resolve(&[1, 2, 0, 0]), HOST);
-        assert_eq!(h.resolve(&[0xEFFF_FFFC, 0, 0, 0]), HOST);
-        assert_eq!(h.resolve(&[11, 2, 0, 0]), UNKNOWN);
-        assert_eq!(h.resolve(&[0; 4]), NO_KEY);
+        assert_eq!(h.resolve(&[1, 20, 0, 0], 0).0, a);
+        assert_eq!(h.resolve(&[1, 2, 0, 0], 0).0, HOST);
+        assert_eq!(h.resolve(&[0xEFFF_FFFC, 0, 0, 0], 0).0, HOST);
+        assert_eq!(h.resolve(&[11, 2, 0, 0], 0).0, UNKNOWN);
+        assert_eq!(h.resolve(&[0; 4], 0).0, NO_KEY);
+        // A container in the host's cgroup namespace (Docker on cgroup v1):
+        // the host's own events do not become its.
+        h.apply(&ContainerRecord {
+            ns: Namespaces {
+                cgroup_ns: Some(0xEFFF_FFFB),
+                ..record("b", Change::Started, 12, 22).ns
+            },
+            ..record("b", Change::Started, 12, 22)
+        });
+        assert_eq!(h.resolve(&[1, 2, 0, 0xEFFF_FFFB], 0).0, HOST);
+        // Two containers alive in one network namespace (a pod): it names neither.
+        h.apply(&record("c", Change::Started, 13, 22));
+        assert_eq!(h.resolve(&[14, 22, 0, 0], 1000).0, UNKNOWN);
+        assert_eq!(h.slot(h.resolve(&[13, 22, 0, 0], 1000).0).unwrap().id, "c");
     }
 
     #[test]
@@ -319,12 +375,31 @@ mod tests {
         });
         h.watermark = 150;
         h.purge(100);
-        assert_eq!(h.slot(h.resolve(&[10, 0, 0, 0])).unwrap().id, "a");
+        assert_eq!(h.slot(h.resolve(&[10, 0, 0, 0], 0).0).unwrap().id, "a");
+        // Its late events join; none can come from it after it ended.
+        assert_eq!(h.resolve(&[10, 0, 0, 0], 101).0, UNKNOWN);
         h.watermark = 201;
         h.purge(100);
-        assert_eq!(h.resolve(&[10, 0, 0, 0]), UNKNOWN);
+        assert_eq!(h.resolve(&[10, 0, 0, 0], 0).0, UNKNOWN);
         h.apply(&record("b", Change::Started, 30, 40));
-        assert_eq!(h.resolve(&[30, 0, 0, 0]), 0);
+        assert_eq!(h.resolve(&[30, 0, 0, 0], 0).0, 0);
+    }
+
+    #[test]
+    fn a_reused_namespace_inode_belongs_to_each_container_in_turn() {
+        let mut h = HostState::default();
+        let at = |ts, r: ContainerRecord| ContainerRecord { ts, ..r };
+        h.apply(&at(100, record("a", Change::Started, 10, 20)));
+        h.apply(&at(200, record("a", Change::Stopped, 10, 20)));
+        h.apply(&at(300, record("b", Change::Started, 10, 21)));
+        let who = |ts| h.slot(h.resolve(&[10, 0, 0, 0], ts).0).unwrap().id.clone();
+        assert_eq!(who(150), "a");
+        assert_eq!(who(200), "a");
+        assert_eq!(who(250), "b");
+        assert_eq!(who(400), "b");
+        // Not cacheable across rows: the answer depends on the time.
+        assert!(!h.resolve(&[10, 0, 0, 0], 150).1);
+        assert!(h.resolve(&[0, 21, 0, 0], 150).1);
     }
 
     #[test]
@@ -332,11 +407,11 @@ mod tests {
         let mut h = HostState::default();
         h.apply(&record("a", Change::Started, 10, 20));
         h.learn(5, 1, 20);
-        assert_eq!(h.slot(h.resolve_tid(5)).unwrap().id, "a");
+        assert_eq!(h.slot(h.resolve_tid(5, 0).0).unwrap().id, "a");
         h.fork(Some(5), 6, 99);
         // Unknown pid namespace, but the parent's network namespace is a's.
-        assert_eq!(h.slot(h.resolve_tid(6)).unwrap().id, "a");
-        assert_eq!(h.resolve_tid(7), UNKNOWN);
-        assert_eq!(h.resolve_tid(0), HOST);
+        assert_eq!(h.slot(h.resolve_tid(6, 0).0).unwrap().id, "a");
+        assert_eq!(h.resolve_tid(7, 0).0, UNKNOWN);
+        assert_eq!(h.resolve_tid(0, 0).0, HOST);
     }
 }
