@@ -14,7 +14,7 @@ use arrow_buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, Schema};
 use trawl_core::{containers, envelope};
 
-use super::state::{Code, HOST, HostState, IntMap, KINDS, NO_KEY, NsKey, PID, UNKNOWN};
+use super::state::{Code, HOST, HostState, IntMap, KINDS, NO_KEY, PID, UNKNOWN};
 
 /// Namespace context columns, in [`KINDS`] order.
 const NS_COLUMNS: [&str; KINDS] = [
@@ -239,22 +239,22 @@ pub(crate) fn resolve(state: &HostState, batch: &RecordBatch) -> Resolution {
         .map(|name| column_as::<UInt32Type>(batch, name))
         .collect();
     if ns.iter().any(Option::is_some) {
-        let cols: Vec<(usize, &[u32], Option<&NullBuffer>)> = ns
-            .iter()
-            .enumerate()
-            .filter_map(|(kind, c)| c.as_ref().map(|c| (kind, &c.values()[..], c.nulls())))
-            .collect();
+        // Fixed positions (no indexing by kind): the key stays in registers.
+        let cols: [(&[u32], Option<&NullBuffer>); KINDS] = std::array::from_fn(|kind| {
+            ns[kind]
+                .as_ref()
+                .map_or((&[][..], None), |c| (&c.values()[..], c.nulls()))
+        });
+        let get = |kind: usize, i: usize| -> u32 {
+            let (values, nulls) = cols[kind];
+            match values.get(i) {
+                Some(&v) if nulls.is_none_or(|b| b.is_valid(i)) => v,
+                _ => 0,
+            }
+        };
         return run(
             n,
-            |i| {
-                let mut key: NsKey = [0; KINDS];
-                for &(kind, values, nulls) in &cols {
-                    if nulls.is_none_or(|b| b.is_valid(i)) {
-                        key[kind] = values[i];
-                    }
-                }
-                key
-            },
+            |i| [get(0, i), get(1, i), get(2, i), get(3, i)],
             |key, i| state.resolve(key, ts_at(i)),
         );
     }
