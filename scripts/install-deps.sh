@@ -20,6 +20,8 @@ set -euo pipefail
 #   pkg-config           build scripts of -sys crates
 #   ca-certificates curl rustup's installer and crates.io over TLS
 #   git                  cargo git dependencies and the repository itself
+#   docker.io            dockerd: the enrichment tests start a private one (vfs storage, own socket)
+#   busybox-static       the root filesystem of the test image (`docker import`, no registry)
 PACKAGES=(
     lttng-tools
     liblttng-ust-dev
@@ -30,6 +32,8 @@ PACKAGES=(
     ca-certificates
     curl
     git
+    docker.io
+    busybox-static
 )
 
 want_fuzz=0

@@ -14,6 +14,7 @@
 //! assert_eq!(msg.kind(), "watermark");
 //! ```
 
+pub mod containers;
 pub mod envelope;
 mod error;
 mod message;

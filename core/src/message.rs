@@ -42,7 +42,8 @@ pub struct Loss {
     pub to_ts: Option<i64>,
 }
 
-/// A batch of container state changes (DESIGN.md §2, filled by the enrichment issue).
+/// A batch of container state changes (DESIGN.md §2); the columns are in
+/// [`crate::containers`].
 #[derive(Debug, Clone)]
 pub struct Containers {
     /// The rows.

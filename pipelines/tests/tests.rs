@@ -11,6 +11,7 @@ mod cat;
 mod cat_live;
 mod convert;
 mod generated;
+mod enrich;
 mod ls;
 mod lttng_harness;
 mod pipeline;

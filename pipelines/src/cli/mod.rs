@@ -3,6 +3,7 @@
 mod cat;
 mod cat_live;
 mod convert;
+mod containers;
 mod ls;
 mod run;
 mod sql;
@@ -14,6 +15,7 @@ use clap::{Parser, Subcommand};
 
 pub use cat::{CatArgs, NotFound, OutputFormat};
 pub use convert::{ConvertArgs, ConvertFormat};
+pub use containers::{ContainersArgs, ContainersFormat};
 pub use ls::LsArgs;
 pub use run::RunArgs;
 pub use sql::{SqlArgs, SqlFormat};
@@ -63,6 +65,15 @@ pub enum Command {
     /// `net://HOST[:PORT]/host/HOSTNAME/SESSION (timer = µs, N stream(s), M client(s) connected)`.
     /// The relay daemon listens for viewers on port 5344 of localhost by default.
     Ls(LsArgs),
+    /// List the containers of this host, as the enrichment watchers see them.
+    ///
+    /// One line per container: id, name, image, Kubernetes pod
+    /// (namespace/pod/container, from the CRI labels), namespace inodes (what
+    /// trace events carry in their `pid_ns`/`net_ns`/... contexts) and pids.
+    /// Asks the Docker Engine API; when its socket does not answer, says so
+    /// and finds containers from /proc and cgroup paths (docker, containerd,
+    /// CRI-O, podman, kubepods; no names or images then).
+    Containers(ContainersArgs),
     /// Run a pipeline: sources, transforms and sinks from a config file.
     ///
     /// Runs until every source has ended, or until SIGINT/SIGTERM: then the
@@ -128,6 +139,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         Command::Cat(args) => cat::run(args),
         Command::Ls(args) => ls::run(args),
+        Command::Containers(args) => containers::run(args),
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Convert(args) => convert::run(args),

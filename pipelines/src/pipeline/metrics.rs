@@ -144,6 +144,11 @@ impl StageMetrics {
         eprintln!("trawl: error: {}: {e}", self.name);
     }
 
+    /// Logs a problem the stage works around (not counted as an error).
+    pub fn warn(&self, what: &dyn std::fmt::Display) {
+        eprintln!("trawl: warning: {}: {what}", self.name);
+    }
+
     fn observe(&self, msg: &Message) {
         match msg {
             Message::Events(b) => {

@@ -17,7 +17,8 @@ use super::config::Section;
 use super::metrics::StageMetrics;
 use super::runner::Stage;
 use crate::stages::{
-    FilterConfig, JsonlSinkConfig, LttngLiveSourceConfig, LttngSourceConfig, NullSinkConfig,
+    ContainersSourceConfig, EnrichConfig, FilterConfig, JsonlSinkConfig, LttngLiveSourceConfig,
+    LttngSourceConfig, NullSinkConfig,
 };
 
 /// A stage's parsed options, able to build the stage.
@@ -53,8 +54,8 @@ impl BuildContext {
 /// The stage types of a section, for error messages.
 pub(crate) fn types(section: Section) -> &'static [&'static str] {
     match section {
-        Section::Sources => &["lttng", "lttng-live"],
-        Section::Transforms => &["filter"],
+        Section::Sources => &["lttng", "lttng-live", "containers"],
+        Section::Transforms => &["filter", "enrich"],
         Section::Sinks => &["jsonl", "null", "parquet", "prometheus"],
     }
 }
@@ -69,7 +70,9 @@ pub(crate) fn parse(
     Some(match (section, ty) {
         (Section::Sources, "lttng") => factory::<LttngSourceConfig>(options),
         (Section::Sources, "lttng-live") => factory::<LttngLiveSourceConfig>(options),
+        (Section::Sources, "containers") => factory::<ContainersSourceConfig>(options),
         (Section::Transforms, "filter") => factory::<FilterConfig>(options),
+        (Section::Transforms, "enrich") => factory::<EnrichConfig>(options),
         (Section::Sinks, "jsonl") => factory::<JsonlSinkConfig>(options),
         (Section::Sinks, "null") => factory::<NullSinkConfig>(options),
         (Section::Sinks, "parquet") => factory::<trawl_sink_parquet::ParquetSinkConfig>(options),

@@ -6,6 +6,7 @@
     reason = "shared test helpers; not every test binary uses all of them"
 )]
 
+pub mod docker;
 pub mod lttng;
 
 use lttng::{LttngDaemon, LttngError};

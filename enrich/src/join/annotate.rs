@@ -1,0 +1,320 @@
+//! Per batch: learn threads from kernel process events, resolve each row to
+//! a container (one lookup per distinct key), add the columns.
+
+use std::hash::Hash;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, TimestampNanosecondType, UInt32Type};
+use arrow_array::{
+    Array, ArrayRef, DictionaryArray, Int32Array, PrimitiveArray, RecordBatch, StringArray,
+    new_null_array,
+};
+use arrow_buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
+use arrow_schema::{ArrowError, Schema};
+use trawl_core::{containers, envelope};
+
+use super::state::{Code, HOST, HostState, IntMap, KINDS, NO_KEY, PID, UNKNOWN};
+
+/// Namespace context columns, in [`KINDS`] order.
+const NS_COLUMNS: [&str; KINDS] = [
+    containers::PID_NS,
+    containers::NET_NS,
+    containers::MNT_NS,
+    containers::CGROUP_NS,
+];
+/// Thread columns of kernel events, best first: the `tid` context, the
+/// task switched out (`sched_switch`), the forking task.
+const TID_COLUMNS: [&str; 3] = ["tid", "prev_tid", "parent_tid"];
+
+/// Local key values below 0: why a row has no container.
+const L_HOST: i32 = -1;
+const L_UNKNOWN: i32 = -2;
+const L_NO_KEY: i32 = -3;
+
+/// Where each row of a batch goes.
+#[derive(Debug)]
+pub(crate) struct Resolution {
+    /// Per row: index into `slots`, or a negative `L_*` reason.
+    keys: Vec<i32>,
+    /// The distinct containers of the batch (dictionary order).
+    slots: Vec<Code>,
+    pub(crate) in_containers: usize,
+    pub(crate) on_host: usize,
+    pub(crate) unknown: usize,
+    pub(crate) no_key: usize,
+}
+
+/// A column as `T`, cast when the decoder chose another integer width.
+fn column_as<T: arrow_array::ArrowPrimitiveType>(
+    batch: &RecordBatch,
+    name: &str,
+) -> Option<PrimitiveArray<T>> {
+    let col = batch.column_by_name(name)?;
+    if !col.data_type().is_integer() {
+        return None;
+    }
+    let cast = arrow_cast::cast(col, &T::DATA_TYPE).ok()?;
+    cast.as_primitive_opt::<T>().cloned()
+}
+
+/// Time of the first row (`i64::MIN` when unknown).
+pub(crate) fn first_ts(batch: &RecordBatch) -> i64 {
+    ts_column(batch)
+        .filter(|c| !c.is_empty())
+        .map_or(i64::MIN, |c| c.value(0))
+}
+
+/// The value at `i`, `None` when null.
+fn at<T: arrow_array::ArrowPrimitiveType>(a: &PrimitiveArray<T>, i: usize) -> Option<T::Native> {
+    a.is_valid(i).then(|| a.value(i))
+}
+
+/// Learns threads from kernel process-lifetime and statedump events.
+/// Returns whether anything was learned.
+pub(crate) fn learn(state: &mut HostState, batch: &RecordBatch) -> bool {
+    let Some(event) = batch.schema_ref().metadata().get(envelope::META_EVENT) else {
+        return false;
+    };
+    let n = batch.num_rows();
+    let i32s = |name| column_as::<Int32Type>(batch, name);
+    let u32s = |name| column_as::<UInt32Type>(batch, name);
+    match event.as_str() {
+        "sched_process_fork" => {
+            let (Some(child), parent) = (i32s("child_tid"), i32s("parent_tid")) else {
+                return false;
+            };
+            let ns = u32s("child_ns_inum");
+            for i in 0..n {
+                let Some(child) = at(&child, i) else { continue };
+                let parent = parent.as_ref().and_then(|p| at(p, i));
+                // Before lttng-modules 2.7 there is no child_ns_inum: the parent's.
+                let pid_ns = ns.as_ref().and_then(|c| at(c, i)).or_else(|| {
+                    parent
+                        .and_then(|p| state.threads.get(&p))
+                        .map(|t| t.ns[PID])
+                });
+                state.fork(parent, child, pid_ns.unwrap_or(0));
+            }
+            n > 0
+        }
+        "sched_process_exit" => {
+            let (Some(tid), Some(ts)) = (i32s("tid"), ts_column(batch)) else {
+                return false;
+            };
+            for i in 0..n {
+                if let Some(tid) = at(&tid, i) {
+                    state.exit(tid, ts.value(i));
+                }
+            }
+            false
+        }
+        "lttng_statedump_process_pid_ns" | "lttng_statedump_process_state" => {
+            let (Some(tid), Some(inum)) = (i32s("tid"), u32s("ns_inum")) else {
+                return false;
+            };
+            let level = i32s("ns_level");
+            // One row per level, innermost first: keep the deepest level.
+            let mut deepest: IntMap<i32, i32> = IntMap::default();
+            for i in 0..n {
+                let (Some(t), Some(v)) = (at(&tid, i), at(&inum, i)) else {
+                    continue;
+                };
+                let l = level.as_ref().and_then(|l| at(l, i)).unwrap_or(0);
+                if deepest.get(&t).is_none_or(|&d| l > d) {
+                    deepest.insert(t, l);
+                    state.learn(t, PID, v);
+                }
+            }
+            n > 0
+        }
+        other => {
+            let kind = match other {
+                "lttng_statedump_process_net_ns" => 1,
+                "lttng_statedump_process_mnt_ns" => 2,
+                "lttng_statedump_process_cgroup_ns" => 3,
+                _ => return false,
+            };
+            let (Some(tid), Some(inum)) = (i32s("tid"), u32s("ns_inum")) else {
+                return false;
+            };
+            for i in 0..n {
+                if let (Some(t), Some(v)) = (at(&tid, i), at(&inum, i)) {
+                    state.learn(t, kind, v);
+                }
+            }
+            n > 0
+        }
+    }
+}
+
+/// The `ts` column.
+fn ts_column(batch: &RecordBatch) -> Option<&PrimitiveArray<TimestampNanosecondType>> {
+    batch
+        .column_by_name(envelope::TS)?
+        .as_primitive_opt::<TimestampNanosecondType>()
+}
+
+/// Maps codes to the batch's local dictionary indices.
+struct Locals {
+    slots: Vec<Code>,
+    index: IntMap<Code, i32>,
+}
+
+impl Locals {
+    fn local(&mut self, code: Code) -> i32 {
+        match code {
+            HOST => L_HOST,
+            UNKNOWN => L_UNKNOWN,
+            NO_KEY => L_NO_KEY,
+            slot => *self.index.entry(slot).or_insert_with(|| {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as i32
+            }),
+        }
+    }
+}
+
+/// Per row, the key at `key_at(i)`, resolved once per distinct key: the
+/// previous row's key is checked first (rows come in runs of one thread),
+/// then a per-batch cache, and only then the host's tables.
+///
+/// `resolve(key, row)` also says whether its answer holds for every row
+/// (false for a namespace inode reused by containers one after the other:
+/// then it is asked again for each row with that key).
+fn run<K: Copy + Eq + Hash>(
+    n: usize,
+    key_at: impl Fn(usize) -> K,
+    mut resolve: impl FnMut(&K, usize) -> (Code, bool),
+) -> Resolution {
+    let mut locals = Locals {
+        slots: Vec::new(),
+        index: IntMap::default(),
+    };
+    let mut cache: IntMap<K, i32> = IntMap::default();
+    let mut keys = Vec::with_capacity(n);
+    let mut counts = [0usize; 4];
+    let mut last: Option<(K, i32)> = None;
+    for i in 0..n {
+        let k = key_at(i);
+        let v = match last {
+            Some((lk, lv)) if lk == k => lv,
+            _ => match cache.get(&k) {
+                Some(&v) => {
+                    last = Some((k, v));
+                    v
+                }
+                None => {
+                    let (code, timeless) = resolve(&k, i);
+                    let v = locals.local(code);
+                    if timeless {
+                        cache.insert(k, v);
+                        last = Some((k, v));
+                    }
+                    v
+                }
+            },
+        };
+        keys.push(v);
+        counts[if v >= 0 { 3 } else { (v - L_NO_KEY) as usize }] += 1;
+    }
+    // counts: [0] no key, [1] unknown, [2] host, [3] containers.
+    Resolution {
+        keys,
+        slots: locals.slots,
+        in_containers: counts[3],
+        on_host: counts[2],
+        unknown: counts[1],
+        no_key: counts[0],
+    }
+}
+
+/// Where each row of `batch` goes.
+pub(crate) fn resolve(state: &HostState, batch: &RecordBatch) -> Resolution {
+    let n = batch.num_rows();
+    let ts = ts_column(batch);
+    let ts_at = |i: usize| ts.map_or(0, |ts| ts.value(i));
+    let ns: Vec<Option<PrimitiveArray<UInt32Type>>> = NS_COLUMNS
+        .iter()
+        .map(|name| column_as::<UInt32Type>(batch, name))
+        .collect();
+    if ns.iter().any(Option::is_some) {
+        // Fixed positions (no indexing by kind): the key stays in registers.
+        let cols: [(&[u32], Option<&NullBuffer>); KINDS] = std::array::from_fn(|kind| {
+            ns[kind]
+                .as_ref()
+                .map_or((&[][..], None), |c| (&c.values()[..], c.nulls()))
+        });
+        let get = |kind: usize, i: usize| -> u32 {
+            let (values, nulls) = cols[kind];
+            match values.get(i) {
+                Some(&v) if nulls.is_none_or(|b| b.is_valid(i)) => v,
+                _ => 0,
+            }
+        };
+        return run(
+            n,
+            |i| [get(0, i), get(1, i), get(2, i), get(3, i)],
+            |key, i| state.resolve(key, ts_at(i)),
+        );
+    }
+    if let Some(tid) = TID_COLUMNS
+        .iter()
+        .find_map(|name| column_as::<Int32Type>(batch, name))
+    {
+        return run(
+            n,
+            |i| at(&tid, i),
+            |tid, i| tid.map_or((NO_KEY, true), |t| state.resolve_tid(t, ts_at(i))),
+        );
+    }
+    run(n, |_| (), |_, _| (NO_KEY, true))
+}
+
+/// `batch` with the enrichment columns (replacing any it had).
+pub(crate) fn annotate(
+    state: &HostState,
+    batch: &RecordBatch,
+    res: &Resolution,
+) -> Result<RecordBatch, ArrowError> {
+    let n = batch.num_rows();
+    let schema = batch.schema_ref();
+    let mut fields = Vec::with_capacity(schema.fields().len() + containers::ENRICHMENT.len());
+    let mut columns = Vec::with_capacity(fields.capacity());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if !containers::ENRICHMENT.contains(&field.name().as_str()) {
+            fields.push(field.clone());
+            columns.push(column.clone());
+        }
+    }
+    let new_fields = containers::enrichment_fields();
+    if res.slots.is_empty() {
+        for f in &new_fields {
+            columns.push(new_null_array(f.data_type(), n));
+        }
+    } else {
+        let keys: ScalarBuffer<i32> = res.keys.iter().map(|&k| k.max(0)).collect();
+        let valid = NullBuffer::new(BooleanBuffer::collect_bool(n, |i| res.keys[i] >= 0));
+        for f in 0..containers::ENRICHMENT.len() {
+            let values: StringArray = res
+                .slots
+                .iter()
+                .map(|&s| state.slot(s).and_then(|slot| slot.info[f].as_deref()))
+                .collect();
+            let nulls = if values.null_count() == 0 {
+                valid.clone()
+            } else {
+                NullBuffer::new(BooleanBuffer::collect_bool(n, |i| {
+                    let k = res.keys[i];
+                    k >= 0 && values.is_valid(k as usize)
+                }))
+            };
+            let keys = Int32Array::new(keys.clone(), Some(nulls));
+            let dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values))?;
+            columns.push(Arc::new(dict) as ArrayRef);
+        }
+    }
+    fields.extend(new_fields.into_iter().map(Arc::new));
+    let schema = Schema::new(fields).with_metadata(schema.metadata().clone());
+    RecordBatch::try_new(Arc::new(schema), columns)
+}
