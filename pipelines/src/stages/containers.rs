@@ -66,9 +66,9 @@ fn default_rescan_ms() -> u64 {
 }
 
 impl StageFactory for ContainersSourceConfig {
-    fn check(&self) -> Vec<(&'static str, &'static str)> {
+    fn check(&self) -> Vec<(String, String)> {
         if self.rescan_interval_ms == 0 {
-            vec![("rescan_interval_ms", "must be > 0")]
+            vec![("rescan_interval_ms".into(), "must be > 0".into())]
         } else {
             Vec::new()
         }
