@@ -20,6 +20,8 @@ set -euo pipefail
 #   pkg-config           build scripts of -sys crates
 #   ca-certificates curl rustup's installer and crates.io over TLS
 #   git                  cargo git dependencies and the repository itself
+#   prometheus           a real Prometheus (and promtool) that the exporter's tests start
+#                        to scrape /metrics and to run every dashboard query against
 PACKAGES=(
     lttng-tools
     liblttng-ust-dev
@@ -30,6 +32,7 @@ PACKAGES=(
     ca-certificates
     curl
     git
+    prometheus
 )
 
 want_fuzz=0
