@@ -19,6 +19,10 @@
 //!   `trawl_demo:request_begin`/`request_end`, matched by `vpid` and `id`);
 //! - the exporter itself: events, batches, batch sizes, lost events and
 //!   packets (Loss messages), watermark lag, live series;
+//! - the pipeline's stages, when the runner hands their counters over
+//!   ([`PrometheusSink::with_stages`]): `trawl_pipeline_*{stage}` (events,
+//!   batches and bytes received and sent, losses, stalls, time blocked,
+//!   errors, files written, lag);
 //! - `trawl_container_info{...} 1` per container seen.
 //!
 //! ```
@@ -41,6 +45,7 @@ mod http;
 mod labels;
 mod render;
 mod sink;
+mod stages;
 mod state;
 
 pub use aggregate::{Aggregator, REQUEST_BEGIN, REQUEST_END};
@@ -51,3 +56,4 @@ pub use error::ExporterError;
 pub use hist::LATENCY_BOUNDS_NS;
 pub use http::{CONTENT_TYPE, Server};
 pub use sink::PrometheusSink;
+pub use stages::{StageCounters, StageReader};

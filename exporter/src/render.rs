@@ -12,6 +12,7 @@ use prometheus_client::registry::Registry;
 use crate::aggregate::Aggregator;
 use crate::config::ALL_LABELS;
 use crate::hist::Hist;
+use crate::stages::{StageReader, StagesCollector};
 use crate::state::BATCH_ROWS_BOUNDS;
 
 type Labels<'a> = Vec<(&'a str, &'a str)>;
@@ -29,12 +30,12 @@ impl std::fmt::Debug for Aggregator {
 }
 
 /// One family: a descriptor, then one sample per label set.
-struct Family<'e> {
+pub(crate) struct Family<'e> {
     enc: prometheus_client::encoding::MetricEncoder<'e>,
 }
 
 impl Family<'_> {
-    fn counter(
+    pub(crate) fn counter(
         &mut self,
         labels: &Labels<'_>,
         v: impl prometheus_client::encoding::EncodeCounterValue,
@@ -46,7 +47,7 @@ impl Family<'_> {
             .encode_family(labels)?
             .encode_counter::<NoLabelSet, _, u64>(&v, None)
     }
-    fn gauge(&mut self, labels: &Labels<'_>, v: f64) -> std::fmt::Result {
+    pub(crate) fn gauge(&mut self, labels: &Labels<'_>, v: f64) -> std::fmt::Result {
         if labels.is_empty() {
             return self.enc.encode_gauge(&v);
         }
@@ -64,7 +65,7 @@ impl Family<'_> {
     }
 }
 
-fn family<'e>(
+pub(crate) fn family<'e>(
     enc: &'e mut DescriptorEncoder<'_>,
     name: &'e str,
     help: &str,
@@ -367,9 +368,12 @@ fn encode_pipeline(agg: &Aggregator, enc: &mut DescriptorEncoder<'_>) -> std::fm
 }
 
 /// A registry holding the state's collector.
-pub(crate) fn registry(state: Arc<Mutex<Aggregator>>) -> Registry {
+pub(crate) fn registry(state: Arc<Mutex<Aggregator>>, stages: Option<StageReader>) -> Registry {
     let mut r = Registry::default();
     r.register_collector(Box::new(StateCollector(state)));
+    if let Some(stages) = stages {
+        r.register_collector(Box::new(StagesCollector(stages)));
+    }
     r
 }
 
