@@ -9,7 +9,7 @@ use trawl_source_lttng::generate::{
     KernelTraceBuilder, Namespaces, NetPacket, RWBS_READ, TASK_INTERRUPTIBLE, TASK_RUNNING, Task,
 };
 
-use crate::common::{Containers, messages, sample};
+use crate::common::{Containers, demo_requests, messages, sample};
 
 const NS_A: u32 = 4_026_532_100;
 const NS_B: u32 = 4_026_532_200;
@@ -84,7 +84,19 @@ fn export(config: &PrometheusSinkConfig) -> (PrometheusSink, String) {
     let dir = tempfile::tempdir().unwrap();
     let trace = scenario(dir.path());
     let mut sink = PrometheusSink::new(config).unwrap();
-    for m in messages(&trace.dir, &containers()) {
+    // A's demo service: vpid 10 serves requests 1 and 2 (overlapping, 3 ms
+    // each, status 200); vpid 11 also has a request 1 (30 ms, status 500).
+    let t = trace.absolute(50 * MS);
+    let ms = MS as i64;
+    let requests = [
+        (10, 1, t, t + 3 * ms, 200),
+        (10, 2, t + ms, t + 4 * ms, 200),
+        (11, 1, t + 2 * ms, t + 32 * ms, 500),
+    ];
+    let a = containers()[&NS_A];
+    let mut all = messages(&trace.dir, &containers());
+    all.extend(demo_requests("node-1", a, &requests));
+    for m in all {
         sink.consume(m).unwrap();
     }
     sink.flush().unwrap();
@@ -130,6 +142,25 @@ fn exported_values_equal_the_scenario_truth() {
         get(
             "trawl_kernel_runqueue_latency_seconds_bucket",
             &le("0.00005")
+        ),
+        3.0
+    );
+    // A's requests, by status; counted as user-space events too.
+    let status = |s: &'static str| [a[0], ("status", s)];
+    assert_eq!(
+        get("trawl_ust_request_latency_seconds_count", &status("200")),
+        2.0
+    );
+    assert!((get("trawl_ust_request_latency_seconds_sum", &status("200")) - 0.006).abs() <= 1e-9);
+    assert_eq!(
+        get("trawl_ust_request_latency_seconds_count", &status("500")),
+        1.0
+    );
+    assert!((get("trawl_ust_request_latency_seconds_sum", &status("500")) - 0.030).abs() <= 1e-9);
+    assert_eq!(
+        get(
+            "trawl_ust_events_total",
+            &[a[0], ("event", "trawl_demo:request_end")]
         ),
         3.0
     );
