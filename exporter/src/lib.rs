@@ -1,6 +1,7 @@
 //! Per-container metrics from trawl events, served as OpenMetrics text on
 //! `/metrics` for Prometheus (DESIGN.md §1), with Grafana dashboards in
-//! `exporter/dashboards/`.
+//! `exporter/dashboards/`. Clients that do not ask for OpenMetrics (curl,
+//! `promtool check metrics`) get the Prometheus text format.
 //!
 //! [`PrometheusSink`] is a [`trawl_core::Sink`]: it aggregates every event
 //! batch per container (labels `host`, `container_id`, `container_name`,
@@ -54,6 +55,6 @@ pub use config::{
 };
 pub use error::ExporterError;
 pub use hist::LATENCY_BOUNDS_NS;
-pub use http::{CONTENT_TYPE, Server};
+pub use http::{CONTENT_TYPE, Server, TEXT_CONTENT_TYPE};
 pub use sink::PrometheusSink;
 pub use stages::{StageCounters, StageReader};

@@ -1,6 +1,8 @@
 //! `/metrics`: the aggregated state as OpenMetrics text (prometheus-client's
 //! encoder, driven by a [`Collector`] that reads the state at scrape time).
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -377,10 +379,67 @@ pub(crate) fn registry(state: Arc<Mutex<Aggregator>>, stages: Option<StageReader
     r
 }
 
+/// The Prometheus text format (0.0.4) of OpenMetrics `text`: counter
+/// families are named with their `_total`, info families become `_info`
+/// gauges, `# UNIT` and `# EOF` go; samples are the same.
+pub(crate) fn prometheus_text(text: &str) -> String {
+    let types: HashMap<&str, &str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.split_once(' '))
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["HELP", "TYPE"].into_iter().find_map(|kw| {
+            Some((
+                kw,
+                line.strip_prefix("# ")?
+                    .strip_prefix(kw)?
+                    .strip_prefix(' ')?,
+            ))
+        });
+        let Some((kw, rest)) = meta else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+        let (suffix, tail) = match (types.get(name).copied(), kw) {
+            (Some("counter"), _) => ("_total", tail),
+            (Some("info"), "TYPE") => ("_info", "gauge"),
+            (Some("info"), _) => ("_info", tail),
+            (Some("unknown"), "TYPE") => ("", "untyped"),
+            _ => ("", tail),
+        };
+        let _ = writeln!(out, "# {kw} {name}{suffix} {tail}");
+    }
+    out
+}
+
 /// The OpenMetrics text of a registry.
 pub(crate) fn text(r: &Registry) -> String {
     let mut out = String::with_capacity(64 * 1024);
     // Writing to a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, r);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_format_names_counters_and_infos_by_their_samples() {
+        let om = "# HELP a_seconds Time.\n# TYPE a_seconds counter\n# UNIT a_seconds seconds\n\
+                  a_seconds_total{x=\"1\"} 2.5\n# HELP c Seen.\n# TYPE c info\nc_info{id=\"x\"} 1\n\
+                  # HELP h Sizes.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_sum 4\nh_count 3\n# EOF\n";
+        assert_eq!(
+            prometheus_text(om),
+            "# HELP a_seconds_total Time.\n# TYPE a_seconds_total counter\n\
+             a_seconds_total{x=\"1\"} 2.5\n# HELP c_info Seen.\n# TYPE c_info gauge\nc_info{id=\"x\"} 1\n\
+             # HELP h Sizes.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_sum 4\nh_count 3\n"
+        );
+    }
 }

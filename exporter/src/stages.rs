@@ -97,11 +97,9 @@ const COUNTERS: [CounterFamily; 9] = [
         "Sends that found an edge full (backpressure)",
         |s| s.stalls,
     ),
-    (
-        "trawl_pipeline_errors",
-        "Errors the stage reported",
-        |s| s.errors,
-    ),
+    ("trawl_pipeline_errors", "Errors the stage reported", |s| {
+        s.errors
+    }),
 ];
 
 impl Collector for StagesCollector {
@@ -111,7 +109,7 @@ impl Collector for StagesCollector {
         fn label(s: &StageCounters) -> Vec<(&str, &str)> {
             vec![("stage", s.stage.as_str())]
         }
-                for (name, help, value) in COUNTERS {
+        for (name, help, value) in COUNTERS {
             let mut f = family(&mut enc, name, help, MetricType::Counter)?;
             for s in &stages {
                 f.counter(&label(s), value(s))?;

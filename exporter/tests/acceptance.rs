@@ -9,7 +9,7 @@ use trawl_source_lttng::generate::{
     KernelTraceBuilder, Namespaces, NetPacket, RWBS_READ, TASK_INTERRUPTIBLE, TASK_RUNNING, Task,
 };
 
-use crate::common::{Containers, demo_requests, messages, sample};
+use crate::common::{ACCEPT_OPENMETRICS, Containers, demo_requests, http_get, messages, sample};
 
 const NS_A: u32 = 4_026_532_100;
 const NS_B: u32 = 4_026_532_200;
@@ -248,7 +248,7 @@ fn dropped_labels_sum_their_series() {
 #[test]
 fn the_endpoint_serves_the_same_text() {
     let (sink, text) = export(&local());
-    let body = crate::common::http_get(sink.addr(), "/metrics");
+    let body = http_get(sink.addr(), "/metrics", ACCEPT_OPENMETRICS);
     assert!(body.starts_with("HTTP/1.1 200 OK\r\n"), "{body}");
     assert!(
         body.contains("Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8")
@@ -262,5 +262,25 @@ fn the_endpoint_serves_the_same_text() {
             .join("\n")
     };
     assert_eq!(strip(served), strip(&text));
-    assert!(crate::common::http_get(sink.addr(), "/nope").starts_with("HTTP/1.1 404"));
+    assert!(http_get(sink.addr(), "/nope", "*/*").starts_with("HTTP/1.1 404"));
+
+    // Clients that do not ask for OpenMetrics get the Prometheus text format.
+    let plain = http_get(sink.addr(), "/metrics", "*/*");
+    assert!(
+        plain.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8"),
+        "{plain}"
+    );
+    assert!(plain.contains("# TYPE trawl_kernel_cpu_usage_seconds_total counter\n"));
+    assert!(plain.contains("# TYPE trawl_container_info gauge\n"));
+    assert!(!plain.contains("# EOF"));
+    let samples = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("trawl_exporter_lag_seconds"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        samples(plain.split("\r\n\r\n").nth(1).unwrap()),
+        samples(&text)
+    );
 }

@@ -170,12 +170,20 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     })
 }
 
+/// What Prometheus's scraper accepts.
+pub const ACCEPT_OPENMETRICS: &str =
+    "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
 /// A raw HTTP GET: the whole response (status line, headers, body). HTTP/1.0,
 /// so that servers close the connection and never answer in chunks.
-pub fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+pub fn http_get(addr: std::net::SocketAddr, path: &str, accept: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: {accept}\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
