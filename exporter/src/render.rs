@@ -429,6 +429,72 @@ pub(crate) fn text(r: &Registry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    use arrow_array::{ArrayRef, RecordBatch, StringArray, TimestampNanosecondArray};
+    use trawl_core::{EventBatch, Message, envelope};
+
+    use crate::config::PrometheusSinkConfig;
+
+    /// `n` user-space `app:tick` events of container `id` (named `id` too).
+    fn ticks(id: &str, n: usize) -> Message {
+        let mut cols: Vec<(&str, ArrayRef)> = vec![(
+            envelope::TS,
+            Arc::new(TimestampNanosecondArray::from(vec![1; n])),
+        )];
+        for c in crate::labels::COLUMNS {
+            cols.push((c, Arc::new(StringArray::from(vec![id; n]))));
+        }
+        let batch = RecordBatch::try_from_iter(cols).unwrap();
+        let meta = [
+            (envelope::META_EVENT, "app:tick"),
+            (envelope::META_HOST, "h"),
+            (envelope::META_DOMAIN, "ust"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let schema = batch.schema().as_ref().clone().with_metadata(meta.into());
+        Message::Events(EventBatch {
+            batch: batch.with_schema(Arc::new(schema)).unwrap(),
+        })
+    }
+
+    #[test]
+    fn stale_series_expire_and_come_back_from_zero() {
+        let config = PrometheusSinkConfig {
+            stale_after_secs: 60,
+            ..Default::default()
+        };
+        let state = Arc::new(Mutex::new(Aggregator::new(config.settings().unwrap())));
+        let r = registry(state.clone(), None);
+        let now = Instant::now();
+        let long_ago = now.checked_sub(Duration::from_secs(61)).unwrap();
+        let recently = now.checked_sub(Duration::from_secs(59)).unwrap();
+        {
+            let mut agg = state.lock().unwrap();
+            agg.consume(&ticks("old", 5), long_ago);
+            agg.consume(&ticks("kept", 3), long_ago);
+            agg.consume(&ticks("kept", 4), recently);
+        }
+        let out = text(&r);
+        assert!(!out.contains(r#"container_id="old""#), "{out}");
+        assert!(
+            out.contains(r#"container_name="kept",image="kept",namespace="kept",pod="kept",container="kept",event="app:tick"} 7"#),
+            "{out}"
+        );
+        assert_eq!(out.matches("trawl_container_info{").count(), 1, "{out}");
+        assert!(out.contains("trawl_exporter_series 1.0\n"), "{out}");
+        // Seen again, the expired series starts over (a counter reset).
+        state
+            .lock()
+            .unwrap()
+            .consume(&ticks("old", 2), Instant::now());
+        let out = text(&r);
+        assert!(
+            out.contains(r#"container="old",event="app:tick"} 2"#),
+            "{out}"
+        );
+        assert_eq!(out.matches("trawl_container_info{").count(), 2, "{out}");
+    }
 
     #[test]
     fn the_text_format_names_counters_and_infos_by_their_samples() {
