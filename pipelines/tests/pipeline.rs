@@ -82,7 +82,7 @@ fn validate_names_line_column_and_path_of_each_mistake() {
          [sources.b]\ntype = \"lttng\"\npaths = []\nbatch_rows = 0\n\n\
          [sources.c]\ntype = \"lttng\"\npaths = []\n\n\
          [sinks.out]\ntype = \"jsonl\"\ninputs = [\"src\", \"b\", \"c\", 4]\n\n\
-         [sinks.p]\ntype = \"parquet\"\ninputs = [\"src\"]\n\n\
+         [sinks.p]\ntype = \"kafka\"\ninputs = [\"src\"]\n\n\
          [sinks.q]\ninputs = [\"src\"]\n",
         &[
             "2:17: runner.edge_capacity: invalid value: integer `0`, expected a nonzero usize",
@@ -90,7 +90,7 @@ fn validate_names_line_column_and_path_of_each_mistake() {
             "12:14: sources.b.batch_rows: invalid value: integer `0`, expected a nonzero usize",
             "16:9: sources.c.paths: at least one path is needed",
             "20:28: sinks.out.inputs[3]: invalid type: integer `4`, expected a string",
-            "23:8: sinks.p.type: unknown sink type \"parquet\", expected one of \"jsonl\", \"null\"",
+            "23:8: sinks.p.type: unknown sink type \"kafka\", expected one of \"jsonl\", \"null\", \"parquet\", \"prometheus\"",
             "26:8: sinks.q: missing field `type`",
         ],
     );
