@@ -22,6 +22,8 @@ set -euo pipefail
 #   git                  cargo git dependencies and the repository itself
 #   docker.io            dockerd: the enrichment tests start a private one (vfs storage, own socket)
 #   busybox-static       the root filesystem of the test image (`docker import`, no registry)
+#   prometheus           a real Prometheus (and promtool) that the exporter's tests start
+#                        to scrape /metrics and to run every dashboard query against
 PACKAGES=(
     lttng-tools
     liblttng-ust-dev
@@ -34,6 +36,7 @@ PACKAGES=(
     git
     docker.io
     busybox-static
+    prometheus
 )
 
 want_fuzz=0

@@ -10,7 +10,6 @@
 //! time and run through per-CPU and per-thread state machines.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
 
 use arrow_array::cast::AsArray;
@@ -23,7 +22,7 @@ use trawl_core::{Loss, Message, Watermark, envelope};
 
 use crate::config::Settings;
 use crate::labels::{Interner, RowKeys, StrCol, host_of};
-use crate::state::{BATCH_ROWS_BOUNDS, Names, PipelineStats, Series};
+use crate::state::{BATCH_ROWS_BOUNDS, IntMap, Names, PipelineStats, Series};
 
 /// The demo tracepoints whose begin→end time is a request latency.
 pub const REQUEST_BEGIN: &str = "trawl_demo:request_begin";
@@ -63,35 +62,6 @@ impl Waiting {
             .map_or(i, |o| o.get(i).map_or(usize::MAX, |&r| r as usize))
     }
 }
-
-/// A cheap hasher for small integer keys (tids, CPUs, sectors).
-#[derive(Default, Clone, Copy)]
-struct IntHasher(u64);
-
-impl Hasher for IntHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.write_u64(u64::from(i));
-    }
-    fn write_i32(&mut self, i: i32) {
-        self.write_u64(u64::from(i as u32));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_i64(&mut self, i: i64) {
-        self.write_u64(i as u64);
-    }
-}
-
-type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 
 /// Per-thread state of one trace.
 #[derive(Default, Clone, Copy)]
@@ -449,7 +419,9 @@ impl Aggregator {
                 wait.done += 1;
             }
         }
-        todo.sort_unstable();
+        // Each batch's rows are in time order: the stable sort finds those
+        // runs and merges them (O(n log batches)).
+        todo.sort();
         let cols: Vec<Cols<'_>> = waiting.iter().map(|w| Cols::of(&w.batch, w.kind)).collect();
         for (ts, w, row) in todo {
             let (wait, c) = (&waiting[w as usize], &cols[w as usize]);

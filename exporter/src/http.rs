@@ -9,9 +9,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::error::ExporterError;
+use crate::render::prometheus_text;
 
-/// The OpenMetrics content type.
+/// The OpenMetrics content type (what Prometheus asks for).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The Prometheus text format's content type (for clients that do not ask
+/// for OpenMetrics: curl, `promtool check metrics`, older scrapers).
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A running endpoint; stops when dropped.
 #[derive(Debug)]
@@ -22,7 +26,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Listens on `addr` and answers `GET /metrics` with `render()`.
+    /// Listens on `addr` and answers `GET /metrics` with `render()` (OpenMetrics
+    /// text) when the client accepts OpenMetrics, else with its translation
+    /// into the Prometheus text format.
     pub fn start(
         addr: SocketAddr,
         render: impl Fn() -> String + Send + 'static,
@@ -77,16 +83,21 @@ fn answer(conn: TcpStream, render: &impl Fn() -> String) -> std::io::Result<()> 
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
-    // Skip the headers.
+    let mut openmetrics = false;
     let mut line = String::new();
     while reader.read_line(&mut line)? > 2 {
+        let (name, value) = line.split_once(':').unwrap_or(("", ""));
+        if name.eq_ignore_ascii_case("accept") {
+            openmetrics |= value.contains("application/openmetrics-text");
+        }
         line.clear();
     }
     let mut parts = request.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = path.split('?').next().unwrap_or("");
     let (status, ctype, body) = match (method, path) {
-        ("GET", "/metrics") => ("200 OK", CONTENT_TYPE, render()),
+        ("GET", "/metrics") if openmetrics => ("200 OK", CONTENT_TYPE, render()),
+        ("GET", "/metrics") => ("200 OK", TEXT_CONTENT_TYPE, prometheus_text(&render())),
         ("GET", "/") => (
             "200 OK",
             "text/plain",

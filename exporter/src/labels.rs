@@ -148,14 +148,19 @@ impl Interner {
         let n = batch.num_rows();
         match &cols[0] {
             None => RowKeys::One(self.key(full_at(0).clone(), now)),
-            Some(StrCol::Dict { keys, .. }) => {
-                let mut by_dict: HashMap<Option<i32>, u32> = HashMap::new();
+            Some(StrCol::Dict { keys, values }) => {
+                // The series key by dictionary key; the last slot for nulls
+                // (and keys out of range, which `get` reads as null too).
+                let mut by_dict: Vec<Option<u32>> = vec![None; values.len() + 1];
                 let out = (0..n)
                     .map(|row| {
-                        let d = keys.is_valid(row).then(|| keys.value(row));
-                        *by_dict
-                            .entry(d)
-                            .or_insert_with(|| self.key(full_at(row), now))
+                        let d = if keys.is_valid(row) {
+                            usize::try_from(keys.value(row))
+                                .map_or(values.len(), |k| k.min(values.len()))
+                        } else {
+                            values.len()
+                        };
+                        *by_dict[d].get_or_insert_with(|| self.key(full_at(row), now))
                     })
                     .collect();
                 RowKeys::PerRow(out)
@@ -188,4 +193,37 @@ pub(crate) fn host_of(batch: &RecordBatch) -> String {
         .and_then(StrCol::of)
         .and_then(|c| c.get(0).map(str::to_string))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::DictionaryArray;
+
+    use super::*;
+
+    #[test]
+    fn dictionary_container_ids_key_rows_like_plain_ones() {
+        let ids: Vec<Option<&str>> = vec![Some("b"), None, Some("a"), Some("b"), None];
+        let dict: DictionaryArray<Int32Type> = ids.iter().copied().collect();
+        let plain: arrow_array::StringArray = ids.iter().copied().collect();
+        let now = std::time::Instant::now();
+        let mut interner = Interner::new([true; 7]);
+        let mut keys = |col: ArrayRef| {
+            let batch = RecordBatch::try_from_iter([("container_id", col)]).unwrap();
+            match interner.row_keys(&batch, "h", now) {
+                RowKeys::PerRow(v) => v,
+                RowKeys::One(k) => vec![k; batch.num_rows()],
+            }
+        };
+        let from_dict = keys(Arc::new(dict));
+        assert_eq!(from_dict, keys(Arc::new(plain)));
+        assert_eq!(from_dict[0], from_dict[3]);
+        assert_eq!(from_dict[1], from_dict[4]);
+        assert_ne!(from_dict[0], from_dict[2]);
+        assert_ne!(from_dict[0], from_dict[1]);
+        assert_eq!(interner.series_labels[from_dict[2] as usize][1], "a");
+        assert_eq!(interner.series_labels[from_dict[1] as usize][1], "");
+    }
 }

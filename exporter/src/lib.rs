@@ -1,6 +1,7 @@
 //! Per-container metrics from trawl events, served as OpenMetrics text on
 //! `/metrics` for Prometheus (DESIGN.md §1), with Grafana dashboards in
-//! `exporter/dashboards/`.
+//! `exporter/dashboards/`. Clients that do not ask for OpenMetrics (curl,
+//! `promtool check metrics`) get the Prometheus text format.
 //!
 //! [`PrometheusSink`] is a [`trawl_core::Sink`]: it aggregates every event
 //! batch per container (labels `host`, `container_id`, `container_name`,
@@ -19,6 +20,10 @@
 //!   `trawl_demo:request_begin`/`request_end`, matched by `vpid` and `id`);
 //! - the exporter itself: events, batches, batch sizes, lost events and
 //!   packets (Loss messages), watermark lag, live series;
+//! - the pipeline's stages, when the runner hands their counters over
+//!   ([`PrometheusSink::with_stages`]): `trawl_pipeline_*{stage}` (events,
+//!   batches and bytes received and sent, losses, stalls, time blocked,
+//!   errors, files written, lag);
 //! - `trawl_container_info{...} 1` per container seen.
 //!
 //! ```
@@ -41,6 +46,7 @@ mod http;
 mod labels;
 mod render;
 mod sink;
+mod stages;
 mod state;
 
 pub use aggregate::{Aggregator, REQUEST_BEGIN, REQUEST_END};
@@ -49,5 +55,6 @@ pub use config::{
 };
 pub use error::ExporterError;
 pub use hist::LATENCY_BOUNDS_NS;
-pub use http::{CONTENT_TYPE, Server};
+pub use http::{CONTENT_TYPE, Server, TEXT_CONTENT_TYPE};
 pub use sink::PrometheusSink;
+pub use stages::{StageCounters, StageReader};

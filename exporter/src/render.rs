@@ -1,6 +1,8 @@
 //! `/metrics`: the aggregated state as OpenMetrics text (prometheus-client's
 //! encoder, driven by a [`Collector`] that reads the state at scrape time).
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,6 +14,7 @@ use prometheus_client::registry::Registry;
 use crate::aggregate::Aggregator;
 use crate::config::ALL_LABELS;
 use crate::hist::Hist;
+use crate::stages::{StageReader, StagesCollector};
 use crate::state::BATCH_ROWS_BOUNDS;
 
 type Labels<'a> = Vec<(&'a str, &'a str)>;
@@ -29,12 +32,12 @@ impl std::fmt::Debug for Aggregator {
 }
 
 /// One family: a descriptor, then one sample per label set.
-struct Family<'e> {
+pub(crate) struct Family<'e> {
     enc: prometheus_client::encoding::MetricEncoder<'e>,
 }
 
 impl Family<'_> {
-    fn counter(
+    pub(crate) fn counter(
         &mut self,
         labels: &Labels<'_>,
         v: impl prometheus_client::encoding::EncodeCounterValue,
@@ -46,7 +49,7 @@ impl Family<'_> {
             .encode_family(labels)?
             .encode_counter::<NoLabelSet, _, u64>(&v, None)
     }
-    fn gauge(&mut self, labels: &Labels<'_>, v: f64) -> std::fmt::Result {
+    pub(crate) fn gauge(&mut self, labels: &Labels<'_>, v: f64) -> std::fmt::Result {
         if labels.is_empty() {
             return self.enc.encode_gauge(&v);
         }
@@ -64,7 +67,7 @@ impl Family<'_> {
     }
 }
 
-fn family<'e>(
+pub(crate) fn family<'e>(
     enc: &'e mut DescriptorEncoder<'_>,
     name: &'e str,
     help: &str,
@@ -367,10 +370,52 @@ fn encode_pipeline(agg: &Aggregator, enc: &mut DescriptorEncoder<'_>) -> std::fm
 }
 
 /// A registry holding the state's collector.
-pub(crate) fn registry(state: Arc<Mutex<Aggregator>>) -> Registry {
+pub(crate) fn registry(state: Arc<Mutex<Aggregator>>, stages: Option<StageReader>) -> Registry {
     let mut r = Registry::default();
     r.register_collector(Box::new(StateCollector(state)));
+    if let Some(stages) = stages {
+        r.register_collector(Box::new(StagesCollector(stages)));
+    }
     r
+}
+
+/// The Prometheus text format (0.0.4) of OpenMetrics `text`: counter
+/// families are named with their `_total`, info families become `_info`
+/// gauges, `# UNIT` and `# EOF` go; samples are the same.
+pub(crate) fn prometheus_text(text: &str) -> String {
+    let types: HashMap<&str, &str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.split_once(' '))
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["HELP", "TYPE"].into_iter().find_map(|kw| {
+            Some((
+                kw,
+                line.strip_prefix("# ")?
+                    .strip_prefix(kw)?
+                    .strip_prefix(' ')?,
+            ))
+        });
+        let Some((kw, rest)) = meta else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+        let (suffix, tail) = match (types.get(name).copied(), kw) {
+            (Some("counter"), _) => ("_total", tail),
+            (Some("info"), "TYPE") => ("_info", "gauge"),
+            (Some("info"), _) => ("_info", tail),
+            (Some("unknown"), "TYPE") => ("", "untyped"),
+            _ => ("", tail),
+        };
+        let _ = writeln!(out, "# {kw} {name}{suffix} {tail}");
+    }
+    out
 }
 
 /// The OpenMetrics text of a registry.
@@ -379,4 +424,88 @@ pub(crate) fn text(r: &Registry) -> String {
     // Writing to a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, r);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use arrow_array::{ArrayRef, RecordBatch, StringArray, TimestampNanosecondArray};
+    use trawl_core::{EventBatch, Message, envelope};
+
+    use crate::config::PrometheusSinkConfig;
+
+    /// `n` user-space `app:tick` events of container `id` (named `id` too).
+    fn ticks(id: &str, n: usize) -> Message {
+        let mut cols: Vec<(&str, ArrayRef)> = vec![(
+            envelope::TS,
+            Arc::new(TimestampNanosecondArray::from(vec![1; n])),
+        )];
+        for c in crate::labels::COLUMNS {
+            cols.push((c, Arc::new(StringArray::from(vec![id; n]))));
+        }
+        let batch = RecordBatch::try_from_iter(cols).unwrap();
+        let meta = [
+            (envelope::META_EVENT, "app:tick"),
+            (envelope::META_HOST, "h"),
+            (envelope::META_DOMAIN, "ust"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let schema = batch.schema().as_ref().clone().with_metadata(meta.into());
+        Message::Events(EventBatch {
+            batch: batch.with_schema(Arc::new(schema)).unwrap(),
+        })
+    }
+
+    #[test]
+    fn stale_series_expire_and_come_back_from_zero() {
+        let config = PrometheusSinkConfig {
+            stale_after_secs: 60,
+            ..Default::default()
+        };
+        let state = Arc::new(Mutex::new(Aggregator::new(config.settings().unwrap())));
+        let r = registry(state.clone(), None);
+        let now = Instant::now();
+        let long_ago = now.checked_sub(Duration::from_secs(61)).unwrap();
+        let recently = now.checked_sub(Duration::from_secs(59)).unwrap();
+        {
+            let mut agg = state.lock().unwrap();
+            agg.consume(&ticks("old", 5), long_ago);
+            agg.consume(&ticks("kept", 3), long_ago);
+            agg.consume(&ticks("kept", 4), recently);
+        }
+        let out = text(&r);
+        assert!(!out.contains(r#"container_id="old""#), "{out}");
+        assert!(
+            out.contains(r#"container_name="kept",image="kept",namespace="kept",pod="kept",container="kept",event="app:tick"} 7"#),
+            "{out}"
+        );
+        assert_eq!(out.matches("trawl_container_info{").count(), 1, "{out}");
+        assert!(out.contains("trawl_exporter_series 1.0\n"), "{out}");
+        // Seen again, the expired series starts over (a counter reset).
+        state
+            .lock()
+            .unwrap()
+            .consume(&ticks("old", 2), Instant::now());
+        let out = text(&r);
+        assert!(
+            out.contains(r#"container="old",event="app:tick"} 2"#),
+            "{out}"
+        );
+        assert_eq!(out.matches("trawl_container_info{").count(), 2, "{out}");
+    }
+
+    #[test]
+    fn the_text_format_names_counters_and_infos_by_their_samples() {
+        let om = "# HELP a_seconds Time.\n# TYPE a_seconds counter\n# UNIT a_seconds seconds\n\
+                  a_seconds_total{x=\"1\"} 2.5\n# HELP c Seen.\n# TYPE c info\nc_info{id=\"x\"} 1\n\
+                  # HELP h Sizes.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_sum 4\nh_count 3\n# EOF\n";
+        assert_eq!(
+            prometheus_text(om),
+            "# HELP a_seconds_total Time.\n# TYPE a_seconds_total counter\n\
+             a_seconds_total{x=\"1\"} 2.5\n# HELP c_info Seen.\n# TYPE c_info gauge\nc_info{id=\"x\"} 1\n\
+             # HELP h Sizes.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_sum 4\nh_count 3\n"
+        );
+    }
 }

@@ -12,6 +12,7 @@ use crate::config::PrometheusSinkConfig;
 use crate::error::ExporterError;
 use crate::http::Server;
 use crate::render;
+use crate::stages::StageReader;
 
 /// Aggregates events per container and serves them on `/metrics`.
 ///
@@ -35,10 +36,27 @@ impl std::fmt::Debug for PrometheusSink {
 impl PrometheusSink {
     /// Checks the config and starts the endpoint.
     pub fn new(config: &PrometheusSinkConfig) -> Result<Self, ExporterError> {
+        Self::start(config, None)
+    }
+
+    /// Like [`PrometheusSink::new`], and also exports the counters of the
+    /// pipeline's stages (`trawl_pipeline_*{stage}`) that `stages` reads
+    /// on each scrape.
+    pub fn with_stages(
+        config: &PrometheusSinkConfig,
+        stages: StageReader,
+    ) -> Result<Self, ExporterError> {
+        Self::start(config, Some(stages))
+    }
+
+    fn start(
+        config: &PrometheusSinkConfig,
+        stages: Option<StageReader>,
+    ) -> Result<Self, ExporterError> {
         let settings = config.settings()?;
         let listen = settings.listen;
         let state = Arc::new(Mutex::new(Aggregator::new(settings)));
-        let registry = Arc::new(render::registry(state.clone()));
+        let registry = Arc::new(render::registry(state.clone(), stages));
         let r = registry.clone();
         let server = Server::start(listen, move || render::text(&r))?;
         Ok(Self {

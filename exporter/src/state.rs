@@ -1,9 +1,39 @@
 //! The aggregated values per series key, and the pipeline's own counters.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
 
 use crate::hist::Hist;
+
+/// A cheap hasher for small integer keys (tids, CPUs, sectors).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_i32(&mut self, i: i32) {
+        self.write_u64(u64::from(i as u32));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.write_u64(i as u64);
+    }
+}
+
+pub(crate) type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 
 /// Everything exported for one container (series key).
 #[derive(Debug, Default, Clone)]
@@ -15,9 +45,9 @@ pub(crate) struct Series {
     /// Wakeup (or preemption) to switch-in.
     pub(crate) runq: Hist,
     /// By syscall name id: entries, and entry→exit latency.
-    pub(crate) syscalls: HashMap<u32, (u64, Hist)>,
+    pub(crate) syscalls: IntMap<u32, (u64, Hist)>,
     /// By (transmit?, interface id): bytes, packets.
-    pub(crate) net: HashMap<(bool, u32), (u64, u64)>,
+    pub(crate) net: IntMap<(bool, u32), (u64, u64)>,
     /// Block requests: `[read, write]` bytes issued and issue→complete latency.
     pub(crate) block: [(u64, Hist); 2],
     /// Pages allocated (2^order per `kmem_mm_page_alloc`).
@@ -25,9 +55,9 @@ pub(crate) struct Series {
     /// Page faults.
     pub(crate) faults: u64,
     /// User-space events by event class id.
-    pub(crate) ust: HashMap<u32, u64>,
+    pub(crate) ust: IntMap<u32, u64>,
     /// Demo request latency by status id.
-    pub(crate) requests: HashMap<u32, Hist>,
+    pub(crate) requests: IntMap<u32, Hist>,
 }
 
 /// Counters of the exporter itself, by (host, domain) where it applies.

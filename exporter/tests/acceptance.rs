@@ -9,7 +9,7 @@ use trawl_source_lttng::generate::{
     KernelTraceBuilder, Namespaces, NetPacket, RWBS_READ, TASK_INTERRUPTIBLE, TASK_RUNNING, Task,
 };
 
-use crate::common::{Containers, messages, sample};
+use crate::common::{ACCEPT_OPENMETRICS, Containers, demo_requests, http_get, messages, sample};
 
 const NS_A: u32 = 4_026_532_100;
 const NS_B: u32 = 4_026_532_200;
@@ -84,7 +84,19 @@ fn export(config: &PrometheusSinkConfig) -> (PrometheusSink, String) {
     let dir = tempfile::tempdir().unwrap();
     let trace = scenario(dir.path());
     let mut sink = PrometheusSink::new(config).unwrap();
-    for m in messages(&trace.dir, &containers()) {
+    // A's demo service: vpid 10 serves requests 1 and 2 (overlapping, 3 ms
+    // each, status 200); vpid 11 also has a request 1 (30 ms, status 500).
+    let t = trace.absolute(50 * MS);
+    let ms = MS as i64;
+    let requests = [
+        (10, 1, t, t + 3 * ms, 200),
+        (10, 2, t + ms, t + 4 * ms, 200),
+        (11, 1, t + 2 * ms, t + 32 * ms, 500),
+    ];
+    let a = containers()[&NS_A];
+    let mut all = messages(&trace.dir, &containers());
+    all.extend(demo_requests("node-1", a, &requests));
+    for m in all {
         sink.consume(m).unwrap();
     }
     sink.flush().unwrap();
@@ -130,6 +142,25 @@ fn exported_values_equal_the_scenario_truth() {
         get(
             "trawl_kernel_runqueue_latency_seconds_bucket",
             &le("0.00005")
+        ),
+        3.0
+    );
+    // A's requests, by status; counted as user-space events too.
+    let status = |s: &'static str| [a[0], ("status", s)];
+    assert_eq!(
+        get("trawl_ust_request_latency_seconds_count", &status("200")),
+        2.0
+    );
+    assert!((get("trawl_ust_request_latency_seconds_sum", &status("200")) - 0.006).abs() <= 1e-9);
+    assert_eq!(
+        get("trawl_ust_request_latency_seconds_count", &status("500")),
+        1.0
+    );
+    assert!((get("trawl_ust_request_latency_seconds_sum", &status("500")) - 0.030).abs() <= 1e-9);
+    assert_eq!(
+        get(
+            "trawl_ust_events_total",
+            &[a[0], ("event", "trawl_demo:request_end")]
         ),
         3.0
     );
@@ -217,7 +248,7 @@ fn dropped_labels_sum_their_series() {
 #[test]
 fn the_endpoint_serves_the_same_text() {
     let (sink, text) = export(&local());
-    let body = crate::common::http_get(sink.addr(), "/metrics");
+    let body = http_get(sink.addr(), "/metrics", ACCEPT_OPENMETRICS);
     assert!(body.starts_with("HTTP/1.1 200 OK\r\n"), "{body}");
     assert!(
         body.contains("Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8")
@@ -231,5 +262,25 @@ fn the_endpoint_serves_the_same_text() {
             .join("\n")
     };
     assert_eq!(strip(served), strip(&text));
-    assert!(crate::common::http_get(sink.addr(), "/nope").starts_with("HTTP/1.1 404"));
+    assert!(http_get(sink.addr(), "/nope", "*/*").starts_with("HTTP/1.1 404"));
+
+    // Clients that do not ask for OpenMetrics get the Prometheus text format.
+    let plain = http_get(sink.addr(), "/metrics", "*/*");
+    assert!(
+        plain.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8"),
+        "{plain}"
+    );
+    assert!(plain.contains("# TYPE trawl_kernel_cpu_usage_seconds_total counter\n"));
+    assert!(plain.contains("# TYPE trawl_container_info gauge\n"));
+    assert!(!plain.contains("# EOF"));
+    let samples = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("trawl_exporter_lag_seconds"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        samples(plain.split("\r\n\r\n").nth(1).unwrap()),
+        samples(&text)
+    );
 }

@@ -1,6 +1,7 @@
 //! `trawl validate` and `trawl run`: config errors with line and column,
 //! the `lttng` → `jsonl` path against `trawl cat --format json`,
-//! backpressure through a sink that cannot write, and SIGTERM draining.
+//! backpressure through a sink that cannot write, the stage counters on a
+//! `prometheus` sink's /metrics, and SIGTERM draining.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -81,7 +82,7 @@ fn validate_names_line_column_and_path_of_each_mistake() {
          [sources.b]\ntype = \"lttng\"\npaths = []\nbatch_rows = 0\n\n\
          [sources.c]\ntype = \"lttng\"\npaths = []\n\n\
          [sinks.out]\ntype = \"jsonl\"\ninputs = [\"src\", \"b\", \"c\", 4]\n\n\
-         [sinks.p]\ntype = \"parquet\"\ninputs = [\"src\"]\n\n\
+         [sinks.p]\ntype = \"kafka\"\ninputs = [\"src\"]\n\n\
          [sinks.q]\ninputs = [\"src\"]\n",
         &[
             "2:17: runner.edge_capacity: invalid value: integer `0`, expected a nonzero usize",
@@ -89,7 +90,7 @@ fn validate_names_line_column_and_path_of_each_mistake() {
             "12:14: sources.b.batch_rows: invalid value: integer `0`, expected a nonzero usize",
             "16:9: sources.c.paths: at least one path is needed",
             "20:28: sinks.out.inputs[3]: invalid type: integer `4`, expected a string",
-            "23:8: sinks.p.type: unknown sink type \"parquet\", expected one of \"jsonl\", \"null\"",
+            "23:8: sinks.p.type: unknown sink type \"kafka\", expected one of \"jsonl\", \"null\", \"parquet\", \"prometheus\"",
             "26:8: sinks.q: missing field `type`",
         ],
     );
@@ -268,13 +269,19 @@ const EDGE_CAPACITY: u64 = 1;
 
 impl Blocked {
     fn start() -> Blocked {
+        Blocked::start_with("")
+    }
+
+    /// [`Blocked::start`] with `sinks` (more sink sections reading `traces`).
+    fn start_with(sinks: &str) -> Blocked {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("events.fifo");
         let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
         assert!(made.success());
         let config = dir.path().join("p.toml");
         let runner = format!("edge_capacity = {EDGE_CAPACITY}\nmetrics_interval_secs = 0.02");
-        std::fs::write(&config, jsonl_pipeline(&corpus(TRACE), &fifo, &runner, 64)).unwrap();
+        let pipeline = jsonl_pipeline(&corpus(TRACE), &fifo, &runner, 64) + sinks;
+        std::fs::write(&config, pipeline).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_trawl"))
             .args(["run", config.to_str().unwrap()])
             .stdout(Stdio::null())
@@ -374,6 +381,82 @@ fn a_sink_that_cannot_write_blocks_the_source_and_loses_nothing() {
         count(&final_counters(&stderr, "sinks.out"), "events_in"),
         TRACE_EVENTS as u64
     );
+}
+
+#[test]
+fn a_prometheus_sink_exports_the_counters_of_every_stage() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = tempfile::tempdir().unwrap();
+    let mut run = Blocked::start_with(&format!(
+        "\n[sinks.metrics]\ntype = \"prometheus\"\ninputs = [\"traces\"]\n\
+         listen = \"127.0.0.1:{port}\"\n\n[sinks.store]\ntype = \"parquet\"\n\
+         inputs = [\"traces\"]\npath = {:?}\n",
+        store.path().display().to_string()
+    ));
+    // While the jsonl sink blocks the source, /metrics shows it.
+    (0..5000)
+        .map(|_| run.next_report("sources.traces"))
+        .find(|source| count(source, "stalls") > 0)
+        .expect("the source never found its queue full");
+    let text = metrics_text(port);
+    let sample = |name: &str, stage: &str| -> f64 {
+        let prefix = format!("{name}{{stage=\"{stage}\"}} ");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"));
+        line[prefix.len()..].parse().unwrap()
+    };
+    let sent = sample("trawl_pipeline_sent_events_total", "sources.traces");
+    assert!(sent > 0.0 && sent < TRACE_EVENTS as f64, "{text}");
+    assert!(sample("trawl_pipeline_stalls_total", "sources.traces") > 0.0);
+    assert!(sample("trawl_pipeline_received_events_total", "sinks.metrics") > 0.0);
+    assert!(sample("trawl_pipeline_received_events_total", "sinks.out") <= sent);
+    assert!(sample("trawl_pipeline_lag_seconds", "sources.traces") > 0.0);
+    assert_eq!(sample("trawl_pipeline_errors_total", "sinks.store"), 0.0);
+    // Then to the end: the Parquet sink says how many files it wrote.
+    run.read_lines(None);
+    let (status, stderr) = run.finish();
+    assert!(status.success(), "{stderr}");
+    let files = walk(store.path())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .count();
+    assert!(files > 0);
+    assert_eq!(
+        count(&final_counters(&stderr, "sinks.store"), "files"),
+        files as u64
+    );
+}
+
+/// A plain `GET /metrics` on the loopback `port`: the body.
+fn metrics_text(port: u16) -> String {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{response}");
+    body.to_string()
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 #[test]

@@ -17,7 +17,12 @@
 //! - `errors`: input errors the stage reported and went on after (an
 //!   undecodable packet), plus 1 if the stage failed;
 //! - `lag_s`: now minus the newest watermark (else the newest event time)
-//!   the stage saw, `-` before any.
+//!   the stage saw, `-` before any;
+//! - `files` (only for stages that write files, the Parquet sink): files
+//!   made durable.
+//!
+//! A `prometheus` sink also exports every stage's counters (see
+//! [`crate::pipeline::BuildContext::pipeline`]).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -47,7 +52,12 @@ pub struct StageMetrics {
     errors: AtomicU64,
     watermark: AtomicI64,
     event_ts: AtomicI64,
+    /// [`NO_FILES`] until the stage says it writes files.
+    files: AtomicU64,
 }
+
+/// `files` of a stage that writes none.
+const NO_FILES: u64 = u64::MAX;
 
 /// A copy of a stage's counters at one time.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -76,6 +86,8 @@ pub struct Snapshot {
     pub watermark: Option<i64>,
     /// Newest event time seen, ns since the epoch.
     pub event_ts: Option<i64>,
+    /// Files made durable, for a stage that writes files.
+    pub files_written: Option<u64>,
 }
 
 impl StageMetrics {
@@ -95,6 +107,7 @@ impl StageMetrics {
             errors: AtomicU64::new(0),
             watermark: AtomicI64::new(i64::MIN),
             event_ts: AtomicI64::new(i64::MIN),
+            files: AtomicU64::new(NO_FILES),
         }
     }
 
@@ -136,6 +149,11 @@ impl StageMetrics {
     pub(crate) fn blocked(&self, waited: Duration) {
         let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
         self.blocked_ns.fetch_add(ns, Relaxed);
+    }
+
+    /// The stage has made `n` files durable so far.
+    pub fn files_written(&self, n: u64) {
+        self.files.store(n.min(NO_FILES - 1), Relaxed);
     }
 
     /// Logs an error the stage went on after (or failed with), and counts it.
@@ -188,6 +206,7 @@ impl StageMetrics {
             errors: self.errors.load(Relaxed),
             watermark: set(self.watermark.load(Relaxed)),
             event_ts: set(self.event_ts.load(Relaxed)),
+            files_written: Some(self.files.load(Relaxed)).filter(|&n| n != NO_FILES),
         }
     }
 
@@ -216,6 +235,9 @@ impl StageMetrics {
                 let _ = write!(line, "{:.3}", lag_ns as f64 / 1e9);
             }
             None => line.push('-'),
+        }
+        if let Some(n) = s.files_written {
+            let _ = write!(line, " files={n}");
         }
         line
     }

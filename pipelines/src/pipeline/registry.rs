@@ -42,6 +42,9 @@ pub struct BuildContext {
     pub base_dir: PathBuf,
     /// The stage's counters (to report errors it goes on after).
     pub metrics: Arc<StageMetrics>,
+    /// The counters of every stage of the pipeline (for a stage that
+    /// exports them, like the Prometheus sink).
+    pub pipeline: Arc<[Arc<StageMetrics>]>,
 }
 
 impl BuildContext {

@@ -99,15 +99,18 @@ impl Topology {
     /// Builds every stage and runs the pipeline until its sources end or
     /// `shutdown` is triggered, then drains and flushes.
     pub fn run(&self, shutdown: &Shutdown) -> Result<RunReport, RunError> {
+        let pipeline: Arc<[Arc<StageMetrics>]> = self
+            .stages
+            .iter()
+            .map(|s| Arc::new(StageMetrics::new(s.path(), s.section == Section::Sources)))
+            .collect();
         let mut nodes = Vec::with_capacity(self.stages.len());
-        for (stage, inputs) in self.stages.iter().zip(&self.inputs) {
-            let metrics = Arc::new(StageMetrics::new(
-                stage.path(),
-                stage.section == Section::Sources,
-            ));
+        for ((stage, inputs), metrics) in self.stages.iter().zip(&self.inputs).zip(pipeline.iter())
+        {
             let ctx = BuildContext {
                 base_dir: self.base_dir.clone(),
                 metrics: metrics.clone(),
+                pipeline: pipeline.clone(),
             };
             let build = |config: &dyn super::registry::StageFactory| config.build(&ctx);
             let built = stage
@@ -132,7 +135,7 @@ impl Topology {
                 });
             }
             nodes.push(RunNode {
-                metrics,
+                metrics: metrics.clone(),
                 inputs: inputs.clone(),
                 stage: built,
             });
