@@ -22,7 +22,7 @@ use clap::Parser;
 )]
 mod lttng;
 
-/// The demo pipeline, with `@URL@` and `@OUT@` to fill in.
+/// The demo pipeline, with `@URL@`, `@OUT@` and `@METRICS@` to fill in.
 const PIPELINE: &str = include_str!("../../../pipelines/examples/demo.toml");
 /// The demo workload and its tracepoint provider.
 const DEMO_SOURCES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines/demo");
@@ -112,12 +112,14 @@ fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
         .to_string();
     let url = format!("{}/host/{hostname}/trawl-demo", relayd.live_url());
 
+    let metrics = free_loopback_addr()?;
     let config = out.join("pipeline.toml");
     std::fs::write(
         &config,
         PIPELINE
             .replace("@URL@", &url)
-            .replace("@OUT@", &out.display().to_string()),
+            .replace("@OUT@", &out.display().to_string())
+            .replace("@METRICS@", &metrics),
     )?;
     println!("== trawl run {} (live: {url})", config.display());
     let mut runner = Command::new(&trawl)
@@ -141,6 +143,9 @@ fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
             &["-lR", "/usr/share/doc"],
             Duration::from_secs(120),
         );
+        // While it runs: what Prometheus would scrape.
+        std::thread::sleep(Duration::from_secs(u64::from(cli.seconds) * 3 / 4));
+        show_metrics(&metrics);
         service.join()
     });
     let service = service.map_err(|_| "the workload thread panicked")??;
@@ -191,6 +196,44 @@ fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
         tables.display()
     );
     Ok(())
+}
+
+/// A loopback address with a port free right now.
+fn free_loopback_addr() -> std::io::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.to_string())
+}
+
+/// GET /metrics once; prints the URL and a few of the demo's series.
+fn show_metrics(addr: &str) {
+    use std::io::{Read, Write};
+    println!("== metrics: http://{addr}/metrics (while the pipeline runs), a few series:");
+    let text = std::net::TcpStream::connect(addr).and_then(|mut s| {
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+        let mut body = String::new();
+        s.read_to_string(&mut body)?;
+        Ok(body)
+    });
+    match text {
+        Ok(text) => {
+            let wanted = [
+                "trawl_ust_events_total",
+                "trawl_ust_request_latency_seconds_count",
+                "trawl_ust_request_latency_seconds_sum",
+                "trawl_pipeline_sent_events_total",
+            ];
+            for line in text
+                .lines()
+                .filter(|l| !l.starts_with('#') && wanted.iter().any(|w| l.contains(w)))
+                .filter(|l| !l.contains("_bucket"))
+                .take(12)
+            {
+                println!("   {line}");
+            }
+        }
+        Err(e) => println!("   (no answer from {addr}: {e})"),
+    }
 }
 
 /// Compiles the demo service with its tracepoint provider.

@@ -2,8 +2,8 @@
 
 mod cat;
 mod cat_live;
-mod convert;
 mod containers;
+mod convert;
 mod ls;
 mod run;
 mod sql;
@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use cat::{CatArgs, NotFound, OutputFormat};
-pub use convert::{ConvertArgs, ConvertFormat};
 pub use containers::{ContainersArgs, ContainersFormat};
+pub use convert::{ConvertArgs, ConvertFormat};
 pub use ls::LsArgs;
 pub use run::RunArgs;
 pub use sql::{SqlArgs, SqlFormat};
