@@ -170,15 +170,21 @@ impl ParquetSink {
             self.close(&key)?;
         }
         let bucket_end = self.partitioner.bucket_end(ts);
-        let open = self
-            .open
-            .entry(key.clone())
-            .or_insert_with(|| OpenFile::new(schema, bucket_end));
-        let before = open.bytes;
-        open.push(batch);
-        self.buffered_bytes += open.bytes - before;
-        if open.rows >= self.settings.max_rows || open.bytes >= self.settings.max_bytes {
-            self.close(&key)?;
+        let mut rest = batch;
+        while rest.num_rows() > 0 {
+            let open = self
+                .open
+                .entry(key.clone())
+                .or_insert_with(|| OpenFile::new(schema.clone(), bucket_end));
+            // Never more than `max_rows` in a file: split the batch (no copy).
+            let take = rest.num_rows().min(self.settings.max_rows - open.rows);
+            let before = open.bytes;
+            open.push(rest.slice(0, take));
+            rest = rest.slice(take, rest.num_rows() - take);
+            self.buffered_bytes += open.bytes - before;
+            if open.rows >= self.settings.max_rows || open.bytes >= self.settings.max_bytes {
+                self.close(&key)?;
+            }
         }
         Ok(())
     }
