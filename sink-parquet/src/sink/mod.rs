@@ -51,6 +51,11 @@ struct FileKey {
 
 /// Writes [`Message`]s into partitioned, rolling, atomically visible
 /// Parquet (or Arrow IPC) files; see the crate documentation.
+///
+/// Rows are durable once [`Sink::flush`] returns; call it before dropping
+/// the sink (dropping does not write: an error could not be reported).
+/// A write that fails returns the error and loses that file's rows; the
+/// caller stops or replays from its last acknowledged input.
 #[derive(Debug)]
 pub struct ParquetSink {
     settings: Settings,
