@@ -2,14 +2,13 @@
 //! atomically when the file is closed (hidden temporary file → fsync →
 //! rename → fsync of the directory, DESIGN.md §6).
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use arrow_array::{Array, RecordBatch};
+use arrow_array::RecordBatch;
 use arrow_ipc::CompressionType;
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
 use arrow_ord::sort::sort_to_indices;
@@ -168,21 +167,18 @@ fn write_temp(path: &Path, batch: &RecordBatch, settings: &Settings) -> Result<u
     Ok(size)
 }
 
-/// Rows sampled per column to decide whether a dictionary pays off.
-const DICTIONARY_SAMPLE_ROWS: usize = 4096;
-
-/// Writer settings for `batch`: dictionary encoding except for fixed-width
-/// columns whose values are mostly distinct (timestamps, addresses), where
-/// building a dictionary only to abandon it costs most of the write time;
-/// `ts` (sorted) is delta-encoded.
+/// Writer settings for `batch`: dictionary encoding for strings (class
+/// names, process names, dictionary columns), plain encoding for fixed-width
+/// columns, whose runs zstd compresses as well: interning every integer of
+/// every row was most of the write time. `ts` (sorted) is delta-encoded.
 fn properties(settings: &Settings, batch: &RecordBatch) -> Result<WriterProperties> {
     let level = ZstdLevel::try_new(settings.zstd_level).map_err(|e| Error::Config {
         field: "zstd_level".into(),
         reason: e.to_string(),
     })?;
     let mut builder = WriterProperties::builder();
-    for (field, column) in batch.schema_ref().fields().iter().zip(batch.columns()) {
-        if mostly_distinct(column.as_ref()) {
+    for field in batch.schema_ref().fields() {
+        if field.data_type().is_primitive() {
             let path = ColumnPath::from(field.name().as_str());
             builder = builder.set_column_dictionary_enabled(path, false);
         }
@@ -205,25 +201,6 @@ fn properties(settings: &Settings, batch: &RecordBatch) -> Result<WriterProperti
         }]))
         .set_created_by(concat!("trawl ", env!("CARGO_PKG_VERSION")).into())
         .build())
-}
-
-/// Whether more than half of the first [`DICTIONARY_SAMPLE_ROWS`] values of a
-/// fixed-width column differ (other columns: false).
-fn mostly_distinct(column: &dyn Array) -> bool {
-    let Some(width) = column.data_type().primitive_width() else {
-        return false;
-    };
-    let data = column.to_data();
-    let Some(values) = data.buffers().first() else {
-        return false;
-    };
-    let rows = data.len().min(DICTIONARY_SAMPLE_ROWS);
-    let start = data.offset() * width;
-    let Some(bytes) = values.as_slice().get(start..start + rows * width) else {
-        return false;
-    };
-    let distinct: HashSet<&[u8]> = bytes.chunks_exact(width).collect();
-    distinct.len() * 2 > rows
 }
 
 /// `create_dir_all`, with each new directory's parent fsynced so that the
@@ -317,17 +294,6 @@ mod tests {
         assert_eq!(temp_file_pid(&temp), Some(std::process::id()));
         assert_eq!(temp_file_pid(&name), None);
         assert_eq!(temp_file_pid(".part-x-notapid-1.parquet.tmp"), None);
-    }
-
-    #[test]
-    fn dictionaries_only_where_values_repeat() {
-        let unique = arrow_array::UInt64Array::from_iter_values(0..10_000);
-        let repeated = arrow_array::UInt64Array::from_iter_values((0..10_000).map(|i| i % 7));
-        let strings = arrow_array::StringArray::from_iter_values((0..100).map(|i| i.to_string()));
-        assert!(mostly_distinct(&unique));
-        assert!(mostly_distinct(&unique.slice(5000, 100)));
-        assert!(!mostly_distinct(&repeated));
-        assert!(!mostly_distinct(&strings));
     }
 
     #[test]
