@@ -87,7 +87,11 @@ fi
 # python3 with venv: the tests read trawl's Parquet files with pyarrow (below).
 # Checked by what python3 can do, not by package name (pyenv and the like count).
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    missing+=(python3 python3-venv)
+    if command -v dpkg-query >/dev/null 2>&1; then
+        missing+=(python3 python3-venv)
+    else
+        log "not a Debian system and python3 with venv is missing; install it by hand"
+    fi
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then

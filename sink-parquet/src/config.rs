@@ -30,7 +30,7 @@ pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileFormat {
-    /// Apache Parquet, zstd-compressed, dictionary-encoded, with row-group statistics.
+    /// Apache Parquet: zstd, strings dictionary-encoded, row-group and page statistics.
     Parquet,
     /// Arrow IPC files (zstd-compressed buffers).
     Arrow,

@@ -12,8 +12,9 @@
 //!   partition is complete (a watermark passed its end), its table's schema
 //!   changes, the sink buffers more than `max_buffered_bytes`, or on
 //!   [`flush`](trawl_core::Sink::flush);
-//! - Parquet files are zstd-compressed and dictionary-encoded with row-group
-//!   and page statistics, so a `ts` range reads only the row groups it needs;
+//! - Parquet files are zstd-compressed (strings dictionary-encoded, `ts`
+//!   delta-encoded) with row-group and page statistics, so a `ts` range
+//!   reads only the row groups it needs;
 //! - a file is written under a hidden name (`.part-….tmp`), fsynced and
 //!   renamed into place: readers never see a partial file, and a sink that
 //!   starts removes what a crashed one left;

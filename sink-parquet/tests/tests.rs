@@ -115,7 +115,7 @@ fn files_roll_by_rows_and_each_is_sorted_by_ts() {
     }
     sink.flush().unwrap();
     let files = data_files(dir.path());
-    // Closed at 120, 240 rows; the last 60 at flush.
+    // 100, 100 and 100 rows: batches are split at the limit.
     assert_eq!(files.len(), 3, "{files:?}");
     let rel = files[0].strip_prefix(dir.path()).unwrap();
     assert!(
@@ -140,7 +140,7 @@ fn files_roll_by_rows_and_each_is_sorted_by_ts() {
             assert!(ts.values().is_sorted(), "{}", f.display());
             rows += batch.num_rows();
         }
-        assert!(groups >= 2, "{}: {groups} row groups", f.display());
+        assert_eq!(groups, 2, "{}: row groups", f.display());
     }
     assert_eq!(rows, 300);
     assert_eq!(

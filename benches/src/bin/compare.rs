@@ -1,5 +1,8 @@
 //! `trawl-compare`: times `trawl cat --format none` against `babeltrace2` with a
 //! dummy sink on the same real LTTng-UST trace, side by side in one run.
+//! With `--mode convert`, the trawl side is `trawl convert TRACE --out DIR`
+//! (decode and write Parquet), and the Parquet bytes per event are set
+//! against the CTF bytes per event.
 //!
 //! It records (or reuses, or takes with `--trace`) a trace of ≥ 4 M
 //! `lttng_ust_libc:malloc`/`free` events with every container context, runs
@@ -67,6 +70,27 @@ struct Cli {
     /// Skip the 2×/4× memory-scaling runs.
     #[arg(long)]
     no_scaling: bool,
+    /// What the trawl side does with the trace.
+    #[arg(long, value_enum, default_value_t = Mode::Cat)]
+    mode: Mode,
+}
+
+/// The trawl command measured against babeltrace2's dummy sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    /// `trawl cat --format none`: decode into Arrow batches.
+    Cat,
+    /// `trawl convert --out DIR`: decode and write Parquet files.
+    Convert,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Cat => "trawl cat --format none",
+            Mode::Convert => "trawl convert (Parquet)",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,7 +160,7 @@ fn run(cli: &Cli) -> Result<(), CompareError> {
     let me = std::env::current_exe().map_err(io_err("locate", Path::new("current_exe")))?;
     let exe_dir = me.parent().unwrap_or(Path::new("."));
     let trawl_path = cli.trawl.clone().unwrap_or_else(|| exe_dir.join("trawl"));
-    let trawl = check_trawl(&trawl_path);
+    let trawl = check_trawl(&trawl_path, cli.mode);
     if let Err(e) = &trawl {
         eprintln!(
             "warning: {e}\nwarning: measuring babeltrace2 only; this run will fail at the end"
@@ -147,6 +171,11 @@ fn run(cli: &Cli) -> Result<(), CompareError> {
         None => exe_dir.parent().unwrap_or(exe_dir).join("trawl-compare"),
     };
     fs::create_dir_all(&work_dir).map_err(io_err("create", &work_dir))?;
+    let trawl_ok = trawl.as_ref().ok().map(|t| Trawl {
+        path: t.clone(),
+        mode: cli.mode,
+        out: work_dir.join("convert-out"),
+    });
 
     let (trace, events) = match &cli.trace {
         Some(trace) => {
@@ -162,20 +191,20 @@ fn run(cli: &Cli) -> Result<(), CompareError> {
         dir_size(&trace) as f64 / (1 << 20) as f64
     );
 
-    let trawl_ok = trawl.as_ref().ok();
+    let trawl_ok = trawl_ok.as_ref();
     let mut trawl_runs = Vec::new();
     let mut bt_runs = Vec::new();
     for rep in 0..cli.reps {
         // Alternate who goes first, so neither always gets the warmer cache.
         if rep % 2 == 0 {
             if let Some(t) = trawl_ok {
-                trawl_runs.push(run_trawl(&me, t, &trace)?);
+                trawl_runs.push(t.run(&me, &trace)?);
             }
             bt_runs.push(run_babeltrace2(&me, &trace)?);
         } else {
             bt_runs.push(run_babeltrace2(&me, &trace)?);
             if let Some(t) = trawl_ok {
-                trawl_runs.push(run_trawl(&me, t, &trace)?);
+                trawl_runs.push(t.run(&me, &trace)?);
             }
         }
         eprintln!("rep {}/{} done", rep + 1, cli.reps);
@@ -187,12 +216,22 @@ fn run(cli: &Cli) -> Result<(), CompareError> {
         "{:<28} {:>12} {:>14} {:>14}",
         "decoder", "median wall", "events/s", "peak RSS"
     );
-    print_row("trawl cat --format none", trawl_row);
+    print_row(cli.mode.label(), trawl_row);
     print_row("babeltrace2 sink.utils.dummy", bt_row);
     if let (Some(t), Some(b)) = (trawl_row, bt_row) {
         println!(
             "ratio: trawl is {:.2}x babeltrace2's throughput (events/s)",
             b.0.as_secs_f64() / t.0.as_secs_f64().max(f64::MIN_POSITIVE)
+        );
+    }
+    if let Some(t) = trawl_ok.filter(|t| t.mode == Mode::Convert) {
+        let (ctf, parquet) = (dir_size(&trace), dir_size(&t.out));
+        let per_event = |bytes: u64| bytes as f64 / events.max(1) as f64;
+        println!(
+            "size: CTF {:.2} bytes/event, Parquet {:.2} bytes/event: Parquet is {:.3}x CTF",
+            per_event(ctf),
+            per_event(parquet),
+            parquet as f64 / ctf.max(1) as f64
         );
     }
 
@@ -218,7 +257,7 @@ fn run(cli: &Cli) -> Result<(), CompareError> {
             };
             let t_rss = match (scale, trawl_ok) {
                 (1, _) => trawl_row.map(|r| r.2),
-                (_, Some(t)) => Some(run_trawl(&me, t, &scaled)?.max_rss_kib),
+                (_, Some(t)) => Some(t.run(&me, &scaled)?.max_rss_kib),
                 (_, None) => None,
             };
             let b_rss = match (scale, bt_row) {
@@ -260,8 +299,8 @@ fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-/// `trawl cat --help` must run and offer `--format`.
-fn check_trawl(path: &Path) -> Result<PathBuf, CompareError> {
+/// `trawl cat --help` must run and offer `--format` (`convert --help`: `--out`).
+fn check_trawl(path: &Path, mode: Mode) -> Result<PathBuf, CompareError> {
     let unavailable = |why: String| CompareError::TrawlUnavailable {
         path: path.to_path_buf(),
         why,
@@ -272,12 +311,16 @@ fn check_trawl(path: &Path) -> Result<PathBuf, CompareError> {
                 .to_owned(),
         ));
     }
+    let (command, option) = match mode {
+        Mode::Cat => ("cat", "--format"),
+        Mode::Convert => ("convert", "--out"),
+    };
     let out = Command::new(path)
-        .args(["cat", "--help"])
+        .args([command, "--help"])
         .output()
         .map_err(|e| unavailable(e.to_string()))?;
     let help = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() || !help.contains("--format") {
+    if !out.status.success() || !help.contains(option) {
         return Err(unavailable(
             "`trawl cat --help` does not offer --format: `trawl cat` is not in this build yet \
              (it lands with the pipeline issue)"
@@ -287,9 +330,32 @@ fn check_trawl(path: &Path) -> Result<PathBuf, CompareError> {
     Ok(path.to_path_buf())
 }
 
-fn run_trawl(me: &Path, trawl: &Path, trace: &Path) -> Result<Measurement, CompareError> {
-    let args: Vec<OsString> = vec!["cat".into(), "--format".into(), "none".into(), trace.into()];
-    Ok(measure(me, trawl, &args)?)
+/// The trawl side of the comparison.
+struct Trawl {
+    path: PathBuf,
+    mode: Mode,
+    /// Output of `trawl convert`, emptied before each run.
+    out: PathBuf,
+}
+
+impl Trawl {
+    fn run(&self, me: &Path, trace: &Path) -> Result<Measurement, CompareError> {
+        let args: Vec<OsString> = match self.mode {
+            Mode::Cat => vec!["cat".into(), "--format".into(), "none".into(), trace.into()],
+            Mode::Convert => {
+                if self.out.exists() {
+                    fs::remove_dir_all(&self.out).map_err(io_err("remove", &self.out))?;
+                }
+                vec![
+                    "convert".into(),
+                    trace.into(),
+                    "--out".into(),
+                    self.out.clone().into(),
+                ]
+            }
+        };
+        Ok(measure(me, &self.path, &args)?)
+    }
 }
 
 fn run_babeltrace2(me: &Path, trace: &Path) -> Result<Measurement, CompareError> {

@@ -51,6 +51,11 @@ struct FileKey {
 
 /// Writes [`Message`]s into partitioned, rolling, atomically visible
 /// Parquet (or Arrow IPC) files; see the crate documentation.
+///
+/// Rows are durable once [`Sink::flush`] returns; call it before dropping
+/// the sink (dropping does not write: an error could not be reported).
+/// A write that fails returns the error and loses that file's rows; the
+/// caller stops or replays from its last acknowledged input.
 #[derive(Debug)]
 pub struct ParquetSink {
     settings: Settings,
@@ -170,15 +175,21 @@ impl ParquetSink {
             self.close(&key)?;
         }
         let bucket_end = self.partitioner.bucket_end(ts);
-        let open = self
-            .open
-            .entry(key.clone())
-            .or_insert_with(|| OpenFile::new(schema, bucket_end));
-        let before = open.bytes;
-        open.push(batch);
-        self.buffered_bytes += open.bytes - before;
-        if open.rows >= self.settings.max_rows || open.bytes >= self.settings.max_bytes {
-            self.close(&key)?;
+        let mut rest = batch;
+        while rest.num_rows() > 0 {
+            let open = self
+                .open
+                .entry(key.clone())
+                .or_insert_with(|| OpenFile::new(schema.clone(), bucket_end));
+            // Never more than `max_rows` in a file: split the batch (no copy).
+            let take = rest.num_rows().min(self.settings.max_rows - open.rows);
+            let before = open.bytes;
+            open.push(rest.slice(0, take));
+            rest = rest.slice(take, rest.num_rows() - take);
+            self.buffered_bytes += open.bytes - before;
+            if open.rows >= self.settings.max_rows || open.bytes >= self.settings.max_bytes {
+                self.close(&key)?;
+            }
         }
         Ok(())
     }
