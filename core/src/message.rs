@@ -22,6 +22,8 @@ pub struct Watermark {
 }
 
 /// What the tracer or the transport dropped. Never silent: it becomes a metric and a row.
+/// Both counts 0 means a gap of unknown size (a live stream that did not come
+/// back after a reconnection), from `from_ts` on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loss {
     /// The traced host.
