@@ -79,6 +79,10 @@ pub(crate) fn learn(state: &mut HostState, batch: &RecordBatch) -> bool {
     let n = batch.num_rows();
     let i32s = |name| column_as::<Int32Type>(batch, name);
     let u32s = |name| column_as::<UInt32Type>(batch, name);
+    // The thread an exit or statedump event is about. With a `tid` context
+    // on the channel, the decoder names the payload's own `tid` field
+    // `payload_tid` (and `tid` is the thread that wrote the event).
+    let subject = || i32s("payload_tid").or_else(|| i32s("tid"));
     match event.as_str() {
         "sched_process_fork" => {
             let (Some(child), parent) = (i32s("child_tid"), i32s("parent_tid")) else {
@@ -99,7 +103,7 @@ pub(crate) fn learn(state: &mut HostState, batch: &RecordBatch) -> bool {
             n > 0
         }
         "sched_process_exit" => {
-            let (Some(tid), Some(ts)) = (i32s("tid"), ts_column(batch)) else {
+            let (Some(tid), Some(ts)) = (subject(), ts_column(batch)) else {
                 return false;
             };
             for i in 0..n {
@@ -110,7 +114,7 @@ pub(crate) fn learn(state: &mut HostState, batch: &RecordBatch) -> bool {
             false
         }
         "lttng_statedump_process_pid_ns" | "lttng_statedump_process_state" => {
-            let (Some(tid), Some(inum)) = (i32s("tid"), u32s("ns_inum")) else {
+            let (Some(tid), Some(inum)) = (subject(), u32s("ns_inum")) else {
                 return false;
             };
             let level = i32s("ns_level");
@@ -135,7 +139,7 @@ pub(crate) fn learn(state: &mut HostState, batch: &RecordBatch) -> bool {
                 "lttng_statedump_process_cgroup_ns" => 3,
                 _ => return false,
             };
-            let (Some(tid), Some(inum)) = (i32s("tid"), u32s("ns_inum")) else {
+            let (Some(tid), Some(inum)) = (subject(), u32s("ns_inum")) else {
                 return false;
             };
             for i in 0..n {
