@@ -7,15 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::lttng::{ALL_CONTEXTS, RUN_TIMEOUT};
+use crate::common::lttng::RUN_TIMEOUT;
 use crate::common::lttng_or_skip;
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string()
-}
 
 fn trawl_cat(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_trawl"))
@@ -66,13 +59,9 @@ fn live_cat_prints_what_babeltrace2_prints_from_the_relay_output() {
         .start_relayd(&daemon.home().join("relayd"))
         .expect("lttng-relayd");
     let session = daemon
-        .session("kitten")
-        .live(&relayd, 100_000)
-        .contexts(ALL_CONTEXTS)
-        .create()
+        .started_live_session(&relayd, "kitten")
         .expect("live session");
-    session.start().unwrap();
-    let url = format!("{}/host/{}/kitten", relayd.live_url(), hostname());
+    let url = relayd.session_url("kitten");
     let cat = trawl_cat(&[
         &url,
         "--from-beginning",
@@ -115,7 +104,7 @@ fn session_not_found_actions() {
     let relayd = daemon
         .start_relayd(&daemon.home().join("relayd"))
         .expect("lttng-relayd");
-    let url = format!("{}/host/{}/nobody-home", relayd.live_url(), hostname());
+    let url = relayd.session_url("nobody-home");
 
     let fail = trawl_cat(&[&url, "--session-not-found-action", "fail"]);
     let (status, out, err) = wait(fail, Duration::from_secs(30));

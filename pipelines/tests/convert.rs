@@ -387,14 +387,9 @@ fn a_live_session_in_parquet_equals_its_relay_output() {
         .start_relayd(&daemon.home().join("relayd"))
         .expect("lttng-relayd");
     let session = daemon
-        .session("pqlive")
-        .live(&relayd, 100_000)
-        .contexts(lttng::ALL_CONTEXTS)
-        .create()
+        .started_live_session(&relayd, "pqlive")
         .expect("live session");
-    session.start().unwrap();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    let url = format!("{}/host/{}/pqlive", relayd.live_url(), host.trim());
+    let url = relayd.session_url("pqlive");
     let out = tempfile::tempdir().unwrap();
     let converting = Command::new(env!("CARGO_BIN_EXE_trawl"))
         .args(["convert", &url, "--out", out.path().to_str().unwrap()])

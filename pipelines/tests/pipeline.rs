@@ -543,14 +543,9 @@ fn lttng_live_to_jsonl_writes_the_events_the_relay_wrote() {
         .start_relayd(&daemon.home().join("relayd"))
         .expect("lttng-relayd");
     let session = daemon
-        .session("piped")
-        .live(&relayd, 100_000)
-        .contexts(lttng::ALL_CONTEXTS)
-        .create()
+        .started_live_session(&relayd, "piped")
         .expect("live session");
-    session.start().unwrap();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    let url = format!("{}/host/{}/piped", relayd.live_url(), host.trim());
+    let url = relayd.session_url("piped");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("events.jsonl");
     let config = dir.path().join("p.toml");

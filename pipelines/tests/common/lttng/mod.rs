@@ -377,6 +377,18 @@ impl LttngDaemon {
         Relayd::start(self, output)
     }
 
+    /// A started live session `name` on `relayd` (live timer 100 ms, the
+    /// libc events, every context of [`ALL_CONTEXTS`]).
+    pub fn started_live_session(&self, relayd: &Relayd, name: &str) -> Result<Session<'_>> {
+        let session = self
+            .session(name)
+            .live(relayd, 100_000)
+            .contexts(ALL_CONTEXTS)
+            .create()?;
+        session.start()?;
+        Ok(session)
+    }
+
     /// Runs `program ARGS` traced by the libc wrapper, pointed at this daemon.
     ///
     /// `blocking` sets `LTTNG_UST_ALLOW_BLOCKING=1`, needed for channels with a

@@ -94,6 +94,13 @@ impl Relayd {
         format!("net://127.0.0.1:{}", self.live_port)
     }
 
+    /// The live URL of session `name` traced on this machine:
+    /// `net://127.0.0.1:LIVE/host/HOSTNAME/NAME`.
+    pub fn session_url(&self, name: &str) -> String {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}/host/{}/{name}", self.live_url(), host.trim())
+    }
+
     /// The live port.
     pub fn live_port(&self) -> u16 {
         self.live_port
