@@ -298,8 +298,20 @@ impl Blocked {
                 }
             }
         });
-        // Blocks until trawl has opened the pipe for writing.
-        let fifo = BufReader::new(std::fs::File::open(&fifo).unwrap());
+        // Opening blocks until trawl has opened the pipe for writing: open
+        // on a thread, and fail (rather than hang) if trawl exits first.
+        let opening = std::thread::spawn(move || std::fs::File::open(&fifo));
+        while !opening.is_finished() {
+            if let Some(status) = child.try_wait().unwrap() {
+                let said: Vec<String> = stderr.try_iter().collect();
+                panic!(
+                    "trawl run exited ({status}) before opening its output:\n{}",
+                    said.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let fifo = BufReader::new(opening.join().unwrap().unwrap());
         Blocked {
             child,
             fifo: Some(fifo),
