@@ -454,6 +454,9 @@ async fn a_relay_restart_is_survived_and_the_gap_reported() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
+    // The relay names a session's directory SESSION-DATE-TIME to the
+    // second: make the new one's differ from the old one's.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     tokio::task::block_in_place(|| lttng.live_session("again", false));
     tokio::task::block_in_place(|| lttng.run_traced());
     stop_and_destroy(&lttng, "again").await;
