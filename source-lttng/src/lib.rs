@@ -8,3 +8,5 @@ pub mod generate;
 pub mod live;
 pub mod metadata;
 pub mod trace_dir;
+
+mod progress;

@@ -19,6 +19,7 @@ use super::proto::{StreamEntry, ViewerIndex};
 use super::session::LiveItem;
 use crate::decode::{DecodeError, DecodedEvents, StreamDecoder, TraceDecoder};
 use crate::metadata::{MetadataError, TraceClass, parse_metadata};
+use crate::progress::{StreamProgress, watermarks};
 
 /// A problem with one trace or stream of a live session; the rest goes on.
 #[derive(Debug, thiserror::Error)]
@@ -84,15 +85,10 @@ pub(crate) struct LiveStream {
     pub(crate) decoder: StreamDecoder,
     /// `path/channel` on the relay, for errors and notices.
     pub(crate) name: String,
-    /// Envelope `stream_id` (the packet header's, once a packet said it).
-    pub(crate) stream_id: u64,
-    pub(crate) cpu: Option<u32>,
     pub(crate) stream_class_id: u64,
-    /// Time (ns) up to which this stream is complete: end of its last packet
-    /// or its last inactivity beacon; `i64::MIN` before either.
-    pub(crate) position: i64,
-    /// End of the last decoded packet (ns), for loss ranges.
-    last_end: Option<i64>,
+    /// Envelope stream id, CPU, and the time up to which the stream is
+    /// complete (its last packet's end or its last inactivity beacon).
+    pub(crate) progress: StreamProgress,
     /// (timestamp_end cycles, offset) of the last decoded packet's index.
     last_index: Option<(u64, u64)>,
     /// HUP received, or declared lost.
@@ -209,9 +205,8 @@ impl LiveDecoder {
                 if let Some(&s) = self.bound_streams.get(&stream_id) {
                     let stream = &mut self.streams[s];
                     let trace = &self.traces[stream.trace];
-                    if let Some(ns) = trace.decoder.clock_ns(stream_class_id, ts_end_cycles) {
-                        stream.position = stream.position.max(ns);
-                    }
+                    let ns = trace.decoder.clock_ns(stream_class_id, ts_end_cycles);
+                    stream.progress.advance(ns);
                 }
             }
             LiveItem::StreamEnd { stream_id, .. } => {
@@ -308,11 +303,8 @@ impl LiveDecoder {
                     trace: t,
                     decoder,
                     name,
-                    stream_id: entry.id,
-                    cpu: None,
                     stream_class_id: 0,
-                    position: i64::MIN,
-                    last_end: None,
+                    progress: StreamProgress::new(entry.id),
                     last_index: None,
                     ended: false,
                     bound: false,
@@ -353,30 +345,9 @@ impl LiveDecoder {
             .decode_packet(&trace.decoder, bytes, index.offset)
         {
             Ok(info) => {
-                if let Some(id) = info.stream_instance_id {
-                    stream.stream_id = id;
-                }
-                stream.cpu = info.cpu_id.or(stream.cpu);
                 stream.stream_class_id = info.stream_class_id;
-                let discarded = info.events_discarded.unwrap_or(0);
-                if discarded > 0 || info.packets_lost > 0 {
-                    self.losses.push(Loss {
-                        host: trace.host.clone(),
-                        domain: trace.domain.clone(),
-                        stream_id: stream.stream_id,
-                        cpu: stream.cpu,
-                        events_discarded: discarded,
-                        packets_lost: info.packets_lost,
-                        from_ts: (stream.position != i64::MIN).then_some(stream.position),
-                        to_ts: info.ts_end,
-                    });
-                }
-                stream.last_end = info.ts_end.or(stream.last_end);
-                stream.position = info
-                    .ts_end
-                    .or(info.ts_begin)
-                    .unwrap_or(stream.position)
-                    .max(stream.position);
+                self.losses
+                    .extend(stream.progress.packet(&info, &trace.host, &trace.domain));
             }
             Err(source) => {
                 self.errors.push(LiveDecodeError::Packet {
@@ -402,11 +373,11 @@ impl LiveDecoder {
             self.losses.push(Loss {
                 host: trace.host.clone(),
                 domain: trace.domain.clone(),
-                stream_id: stream.stream_id,
-                cpu: stream.cpu,
+                stream_id: stream.progress.stream_id,
+                cpu: stream.progress.cpu,
                 events_discarded: 0,
                 packets_lost: 0,
-                from_ts: (stream.position != i64::MIN).then_some(stream.position),
+                from_ts: stream.progress.since(),
                 to_ts: None,
             });
         }
@@ -435,7 +406,7 @@ impl LiveDecoder {
                     class: trace.decoder.trace().clone(),
                     host: trace.host.clone(),
                     domain: trace.domain.clone(),
-                    stream_id: stream.stream_id,
+                    stream_id: stream.progress.stream_id,
                     stream_class_id: stream.stream_class_id,
                     events,
                 }),
@@ -454,33 +425,24 @@ impl LiveDecoder {
     /// (host, domain) back. Call after [`LiveDecoder::take_rows`]: a
     /// watermark promises that nothing older follows.
     pub fn take_watermarks(&mut self) -> Vec<Watermark> {
-        let mut marks: BTreeMap<(&str, &str), (Option<i64>, i64)> = BTreeMap::new();
-        for stream in &self.streams {
+        let streams = self.streams.iter().map(|stream| {
             let trace = &self.traces[stream.trace];
-            let entry = marks
-                .entry((&trace.host, &trace.domain))
-                .or_insert((None, i64::MIN));
-            if stream.ended {
-                entry.1 = entry.1.max(stream.position);
-            } else {
-                entry.0 = Some(entry.0.map_or(stream.position, |m| m.min(stream.position)));
-            }
-        }
+            (
+                trace.host.as_str(),
+                trace.domain.as_str(),
+                stream.ended,
+                stream.progress.position,
+            )
+        });
         let mut out = Vec::new();
-        for ((host, domain), (open_min, ended_max)) in marks {
-            let ts = open_min.unwrap_or(ended_max);
-            if ts == i64::MIN {
-                continue;
-            }
-            let key = (host.to_string(), domain.to_string());
-            let last = self.marks.get(&key).copied().unwrap_or(i64::MIN);
-            if ts > last {
-                self.marks.insert(key, ts);
-                out.push(Watermark {
-                    host: host.to_string(),
-                    domain: domain.to_string(),
-                    ts,
-                });
+        for ((host, domain), ts) in watermarks(streams) {
+            let last = self
+                .marks
+                .entry((host.clone(), domain.clone()))
+                .or_insert(i64::MIN);
+            if ts > *last {
+                *last = ts;
+                out.push(Watermark { host, domain, ts });
             }
         }
         out

@@ -7,13 +7,14 @@
 //! Before a watermark goes out, every pending row is emitted: a watermark
 //! promises that nothing older will follow.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 
-use trawl_core::{EventBatch, Loss, Message, Source, Watermark};
+use trawl_core::{EventBatch, Message, Source, Watermark};
 
 use super::cursor::{StreamCursor, open_all};
 use super::{OpenedTraces, Trace, TraceDirError, open_traces};
+use crate::progress::{StreamProgress, watermarks};
 
 /// Rows held across all streams before they are emitted as batches.
 pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
@@ -48,9 +49,7 @@ impl TraceDirSourceBuilder {
             .map(|(trace, stream_id, stream)| SourceCursor {
                 trace,
                 stream,
-                position: i64::MIN,
-                stream_id,
-                cpu: None,
+                progress: StreamProgress::new(stream_id),
             })
             .collect();
         let names = traces.iter().map(host_domain).collect();
@@ -70,10 +69,7 @@ impl TraceDirSourceBuilder {
 struct SourceCursor {
     trace: usize,
     stream: StreamCursor,
-    /// Time (ns) up to which this stream has been decoded.
-    position: i64,
-    stream_id: u64,
-    cpu: Option<u32>,
+    progress: StreamProgress,
 }
 
 /// Reads trace directories into [`Message`]s.
@@ -115,7 +111,7 @@ impl TraceDirSource {
             .iter()
             .enumerate()
             .filter(|(_, c)| !c.stream.at_end())
-            .min_by_key(|(_, c)| c.position)
+            .min_by_key(|(_, c)| c.progress.position)
             .map(|(i, _)| i);
         let Some(i) = next else { return Ok(false) };
         let cur = &mut self.cursors[i];
@@ -130,29 +126,10 @@ impl TraceDirSource {
         match result {
             None => {}
             Some(Ok(info)) => {
-                if let Some(id) = info.stream_instance_id {
-                    cur.stream_id = id;
+                let (host, domain) = &self.names[cur.trace];
+                if let Some(loss) = cur.progress.packet(&info, host, domain) {
+                    self.out.push_back(Message::Loss(loss));
                 }
-                cur.cpu = info.cpu_id.or(cur.cpu);
-                let discarded = info.events_discarded.unwrap_or(0);
-                if discarded > 0 || info.packets_lost > 0 {
-                    let (host, domain) = self.names[cur.trace].clone();
-                    self.out.push_back(Message::Loss(Loss {
-                        host,
-                        domain,
-                        stream_id: cur.stream_id,
-                        cpu: cur.cpu,
-                        events_discarded: discarded,
-                        packets_lost: info.packets_lost,
-                        from_ts: (cur.position != i64::MIN).then_some(cur.position),
-                        to_ts: info.ts_end,
-                    }));
-                }
-                cur.position = info
-                    .ts_end
-                    .or(info.ts_begin)
-                    .unwrap_or(cur.position)
-                    .max(cur.position);
                 self.pending_rows += info.events as usize;
             }
             Some(Err(source)) => {
@@ -182,25 +159,18 @@ impl TraceDirSource {
             }
         }
         self.pending_rows = 0;
-        // Per (host, domain): the oldest position among streams still being
-        // read, or the newest position when all are done.
-        let mut marks: BTreeMap<(String, String), (Option<i64>, i64)> = BTreeMap::new();
-        for cur in &self.cursors {
-            let entry = marks
-                .entry(self.names[cur.trace].clone())
-                .or_insert((None, i64::MIN));
-            if cur.stream.at_end() {
-                entry.1 = entry.1.max(cur.position);
-            } else {
-                entry.0 = Some(entry.0.map_or(cur.position, |m| m.min(cur.position)));
-            }
-        }
-        for ((host, domain), (active_min, done_max)) in marks {
-            let ts = active_min.unwrap_or(done_max);
-            if ts != i64::MIN {
-                self.out
-                    .push_back(Message::Watermark(Watermark { host, domain, ts }));
-            }
+        let streams = self.cursors.iter().map(|cur| {
+            let (host, domain) = &self.names[cur.trace];
+            (
+                host.as_str(),
+                domain.as_str(),
+                cur.stream.at_end(),
+                cur.progress.position,
+            )
+        });
+        for ((host, domain), ts) in watermarks(streams) {
+            self.out
+                .push_back(Message::Watermark(Watermark { host, domain, ts }));
         }
     }
 }
