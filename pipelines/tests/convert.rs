@@ -15,7 +15,7 @@ use trawl_sink_parquet::table_name;
 use trawl_source_lttng::trace_dir::TraceDirSourceBuilder;
 
 use crate::common::lttng::{self, Buffers};
-use crate::common::lttng_or_skip;
+use crate::common::{files_under, lttng_or_skip};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/ctf-traces/succeed")
@@ -314,7 +314,7 @@ fn kill_9_mid_write_leaves_no_partial_file_and_a_rerun_continues() {
     // Every visible file is complete (written() read each one to its end).
     // The re-run removes what the killed run left and adds a whole copy.
     convert(&trace, out.path(), &["--max-rows", "10000"]);
-    let hidden: Vec<_> = walk_all(out.path())
+    let hidden: Vec<_> = files_under(out.path())
         .into_iter()
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
         .collect();
@@ -325,19 +325,6 @@ fn kill_9_mid_write_leaves_no_partial_file_and_a_rerun_continues() {
         sql_value(out.path(), "SELECT count(*) FROM events"),
         (partial + total).to_string()
     );
-}
-
-fn walk_all(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk_all(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

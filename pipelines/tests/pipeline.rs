@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
 use crate::common::lttng::{self, Buffers};
-use crate::common::lttng_or_skip;
+use crate::common::{files_under, lttng_or_skip};
 
 fn trawl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trawl"))
@@ -434,7 +434,7 @@ fn a_prometheus_sink_exports_the_counters_of_every_stage() {
     run.read_lines(None);
     let (status, stderr) = run.finish();
     assert!(status.success(), "{stderr}");
-    let files = walk(store.path())
+    let files = files_under(store.path())
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
         .count();
@@ -455,20 +455,6 @@ fn metrics_text(port: u16) -> String {
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200"), "{response}");
     body.to_string()
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]

@@ -9,7 +9,23 @@
 pub mod docker;
 pub mod lttng;
 
+use std::path::{Path, PathBuf};
+
 use lttng::{LttngDaemon, LttngError};
+
+/// Every file under `dir`, at any depth.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
 
 /// Starts a private LTTng session daemon, or prints why not and returns `None`
 /// (the caller returns: the test is skipped, not failed).
