@@ -331,21 +331,26 @@ pub fn to_batch(records: &[ContainerRecord]) -> Result<RecordBatch, EnrichError>
     Ok(RecordBatch::try_new(col::schema(), columns)?)
 }
 
+/// Column `name` of `batch` as the array type `cast` picks; `None` when
+/// the batch has no such column, an error when it has another type.
+fn typed<'a, T>(
+    batch: &'a RecordBatch,
+    name: &'static str,
+    cast: impl FnOnce(&'a ArrayRef) -> Option<T>,
+) -> Result<Option<T>, EnrichError> {
+    batch
+        .column_by_name(name)
+        .map(|c| cast(c).ok_or(EnrichError::ColumnType(name)))
+        .transpose()
+}
+
 /// Reads a Containers batch back (from another process, Kafka, a file).
 ///
 /// Columns are found by name; a missing optional column reads as nulls, a
 /// missing `host` or `change` or a column of the wrong type is an error.
 pub fn from_batch(batch: &RecordBatch) -> Result<Vec<ContainerRecord>, EnrichError> {
     let n = batch.num_rows();
-    let strings = |name: &'static str| -> Result<Option<&arrow_array::StringArray>, EnrichError> {
-        batch
-            .column_by_name(name)
-            .map(|c| {
-                c.as_string_opt::<i32>()
-                    .ok_or(EnrichError::ColumnType(name))
-            })
-            .transpose()
-    };
+    let strings = |name| typed(batch, name, |c| c.as_string_opt::<i32>());
     let get = |a: Option<&arrow_array::StringArray>, i: usize| -> Option<String> {
         a.filter(|a| a.is_valid(i)).map(|a| a.value(i).to_owned())
     };
@@ -355,43 +360,16 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<ContainerRecord>, EnrichErr
     let name = strings(col::NAME)?;
     let image = strings(col::IMAGE)?;
     let cgroup = strings(col::CGROUP_PATH)?;
-    let ts = batch
-        .column_by_name(col::TS)
-        .map(|c| {
-            c.as_primitive_opt::<TimestampNanosecondType>()
-                .ok_or(EnrichError::ColumnType(col::TS))
-        })
-        .transpose()?;
-    let pid = batch
-        .column_by_name(col::PID)
-        .map(|c| {
-            c.as_primitive_opt::<Int32Type>()
-                .ok_or(EnrichError::ColumnType(col::PID))
-        })
-        .transpose()?;
-    let pids = batch
-        .column_by_name(col::PIDS)
-        .map(|c| {
-            c.as_list_opt::<i32>()
-                .ok_or(EnrichError::ColumnType(col::PIDS))
-        })
-        .transpose()?;
-    let labels = batch
-        .column_by_name(col::LABELS)
-        .map(|c| c.as_map_opt().ok_or(EnrichError::ColumnType(col::LABELS)))
-        .transpose()?;
-    let mut ns = Vec::with_capacity(col::NAMESPACES.len());
-    for name in col::NAMESPACES {
-        ns.push(
-            batch
-                .column_by_name(name)
-                .map(|c| {
-                    c.as_primitive_opt::<UInt32Type>()
-                        .ok_or(EnrichError::ColumnType(name))
-                })
-                .transpose()?,
-        );
-    }
+    let ts = typed(batch, col::TS, |c| {
+        c.as_primitive_opt::<TimestampNanosecondType>()
+    })?;
+    let pid = typed(batch, col::PID, |c| c.as_primitive_opt::<Int32Type>())?;
+    let pids = typed(batch, col::PIDS, |c| c.as_list_opt::<i32>())?;
+    let labels = typed(batch, col::LABELS, |c| c.as_map_opt())?;
+    let ns = col::NAMESPACES
+        .iter()
+        .map(|&name| typed(batch, name, |c| c.as_primitive_opt::<UInt32Type>()))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let change_str = change.value(i);
