@@ -6,7 +6,8 @@
 //! (`pid_ns`, `net_ns`, `mnt_ns`, `cgroup_ns`, as `lttng add-context`
 //! records them): `runs` (rows in runs of 64 of one process, 128 distinct
 //! containers per batch: what per-CPU buffers look like) and `scattered`
-//! (every row a random container of the 1,000: the worst case).
+//! (every row a random container of the 1,000: the worst case). Half of
+//! the containers carry Kubernetes labels.
 #![expect(
     missing_docs,
     reason = "criterion_group! generates an undocumented pub fn"
@@ -45,6 +46,20 @@ fn known_containers() -> Message {
                 mnt_ns: Some(BASE_NS + 4 * i + 2),
                 cgroup_ns: Some(BASE_NS + 4 * i + 3),
                 ..Namespaces::default()
+            },
+            // Half of them are Kubernetes pods' (the worst case for the
+            // label columns: some containers have them, some not).
+            labels: if i % 2 == 0 {
+                [
+                    ("io.kubernetes.pod.namespace", "shop".to_owned()),
+                    ("io.kubernetes.pod.name", format!("pod-{i}")),
+                    ("io.kubernetes.container.name", "app".to_owned()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect()
+            } else {
+                Default::default()
             },
             ..ContainerRecord::default()
         })

@@ -179,46 +179,64 @@ impl Locals {
     }
 }
 
-/// Per row, the key at `key_at(i)`, resolved once per distinct key: the
-/// previous row's key is checked first (rows come in runs of one thread),
-/// then a per-batch cache, and only then the host's tables.
+/// A first key's memo entry: its rows need their full key looked at.
+const UNDECIDED: i32 = i32::MIN;
+
+/// Per row, where it goes, with one lookup per distinct key of the batch.
 ///
-/// `resolve(key, row)` also says whether its answer holds for every row
-/// (false for a namespace inode reused by containers one after the other:
-/// then it is asked again for each row with that key).
-fn run<K: Copy + Eq + Hash>(
+/// Each row has a cheap first key (`first_at`: a `pid_ns` inode, a tid)
+/// and a full key (`key_at`). `decide(first)` answers for every row with
+/// that first key when it can (a live container's own `pid_ns`); only the
+/// rows it cannot decide build their full key, and `resolve(key, row)`
+/// answers for them, also saying whether its answer holds for every row
+/// with that key (false for a namespace inode reused by containers one
+/// after the other: then it is asked again for each such row). The
+/// previous row's first key is checked before the memo: rows come in runs
+/// of one thread.
+fn run<F: Copy + Eq + Hash, K: Copy + Eq + Hash>(
     n: usize,
+    first_at: impl Fn(usize) -> F,
+    decide: impl Fn(&F) -> Option<Code>,
     key_at: impl Fn(usize) -> K,
     mut resolve: impl FnMut(&K, usize) -> (Code, bool),
 ) -> Resolution {
     let mut locals = Locals {
         slots: Vec::new(),
-        index: IntMap::default(),
+        index: IntMap::with_capacity_and_hasher(n.min(1024), <_>::default()),
     };
-    let mut cache: IntMap<K, i32> = IntMap::default();
+    // Sized for a batch of many containers: growing the tables row by row costs more.
+    let mut by_first: IntMap<F, i32> =
+        IntMap::with_capacity_and_hasher(n.min(1024), <_>::default());
+    let mut by_key: IntMap<K, i32> = IntMap::default();
     let mut keys = Vec::with_capacity(n);
     let mut counts = [0usize; 4];
-    let mut last: Option<(K, i32)> = None;
+    let mut last: Option<(F, i32)> = None;
     for i in 0..n {
-        let k = key_at(i);
-        let v = match last {
-            Some((lk, lv)) if lk == k => lv,
-            _ => match cache.get(&k) {
-                Some(&v) => {
-                    last = Some((k, v));
-                    v
-                }
+        let first = first_at(i);
+        let mut v = match last {
+            Some((f, v)) if f == first => v,
+            _ => {
+                let v = *by_first
+                    .entry(first)
+                    .or_insert_with(|| decide(&first).map_or(UNDECIDED, |code| locals.local(code)));
+                last = Some((first, v));
+                v
+            }
+        };
+        if v == UNDECIDED {
+            let key = key_at(i);
+            v = match by_key.get(&key) {
+                Some(&v) => v,
                 None => {
-                    let (code, timeless) = resolve(&k, i);
+                    let (code, timeless) = resolve(&key, i);
                     let v = locals.local(code);
                     if timeless {
-                        cache.insert(k, v);
-                        last = Some((k, v));
+                        by_key.insert(key, v);
                     }
                     v
                 }
-            },
-        };
+            };
+        }
         keys.push(v);
         counts[if v >= 0 { 3 } else { (v - L_NO_KEY) as usize }] += 1;
     }
@@ -258,6 +276,8 @@ pub(crate) fn resolve(state: &HostState, batch: &RecordBatch) -> Resolution {
         };
         return run(
             n,
+            |i| get(PID, i),
+            |&pid_ns| state.owner_of_pid_ns(pid_ns),
             |i| [get(0, i), get(1, i), get(2, i), get(3, i)],
             |key, i| state.resolve(key, ts_at(i)),
         );
@@ -266,13 +286,23 @@ pub(crate) fn resolve(state: &HostState, batch: &RecordBatch) -> Resolution {
         .iter()
         .find_map(|name| column_as::<Int32Type>(batch, name))
     {
+        let tid_at = |i| at(&tid, i);
+        let resolve =
+            |tid: Option<i32>, ts| tid.map_or((NO_KEY, true), |t| state.resolve_tid(t, ts));
         return run(
             n,
-            |i| at(&tid, i),
-            |tid, i| tid.map_or((NO_KEY, true), |t| state.resolve_tid(t, ts_at(i))),
+            tid_at,
+            // A thread's answer at any time, if it is the same at every time.
+            |&tid| {
+                Some(resolve(tid, 0))
+                    .filter(|&(_, timeless)| timeless)
+                    .map(|(code, _)| code)
+            },
+            tid_at,
+            |&tid, i| resolve(tid, ts_at(i)),
         );
     }
-    run(n, |_| (), |_, _| (NO_KEY, true))
+    run(n, |_| (), |_| Some(NO_KEY), |_| (), |_, _| (NO_KEY, true))
 }
 
 /// `batch` with the enrichment columns (replacing any it had).
@@ -299,19 +329,33 @@ pub(crate) fn annotate(
     } else {
         let keys: ScalarBuffer<i32> = res.keys.iter().map(|&k| k.max(0)).collect();
         let valid = NullBuffer::new(BooleanBuffer::collect_bool(n, |i| res.keys[i] >= 0));
+        // The rows' validity for the containers that have a value; the k8s
+        // columns share theirs, so it is computed once per pattern.
+        let mut by_pattern: Option<(NullBuffer, NullBuffer)> = None;
         for f in 0..containers::ENRICHMENT.len() {
             let values: StringArray = res
                 .slots
                 .iter()
                 .map(|&s| state.slot(s).and_then(|slot| slot.info[f].as_deref()))
                 .collect();
-            let nulls = if values.null_count() == 0 {
-                valid.clone()
-            } else {
-                NullBuffer::new(BooleanBuffer::collect_bool(n, |i| {
-                    let k = res.keys[i];
-                    k >= 0 && values.is_valid(k as usize)
-                }))
+            let nulls = match values.nulls() {
+                None => valid.clone(),
+                // No container of the batch has this one (no k8s labels, say).
+                Some(_) if values.null_count() == values.len() => {
+                    columns.push(new_null_array(new_fields[f].data_type(), n));
+                    continue;
+                }
+                Some(present) => match &by_pattern {
+                    Some((pattern, rows)) if pattern == present => rows.clone(),
+                    _ => {
+                        let rows = NullBuffer::new(BooleanBuffer::collect_bool(n, |i| {
+                            let k = res.keys[i];
+                            k >= 0 && present.is_valid(k as usize)
+                        }));
+                        by_pattern = Some((present.clone(), rows.clone()));
+                        rows
+                    }
+                },
             };
             let keys = Int32Array::new(keys.clone(), Some(nulls));
             let dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values))?;

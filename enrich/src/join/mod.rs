@@ -386,7 +386,7 @@ mod tests {
     use arrow_schema::Field;
 
     use super::*;
-    use crate::record::{ContainerRecord, LABEL_POD_NAME, Namespaces};
+    use crate::record::{ContainerRecord, LABEL_POD_NAME, LABEL_POD_NAMESPACE, Namespaces};
 
     /// An event batch of class `event` on host `h` with extra columns.
     fn events(domain: &str, event: &str, ts: &[i64], extra: Vec<(&str, ArrayRef)>) -> Message {
@@ -462,12 +462,16 @@ mod tests {
             .unwrap()
             .as_dictionary::<Int32Type>();
         let values = dict.values().as_string::<i32>();
+        // A missing value is a null row, never a valid key to a null value
+        // (readers that look at the keys' nulls only must see it).
         (0..dict.len())
             .map(|i| {
-                dict.is_valid(i)
-                    .then(|| dict.keys().value(i) as usize)
-                    .filter(|&k| values.is_valid(k))
-                    .map(|k| values.value(k).to_owned())
+                let k = dict.is_valid(i).then(|| dict.keys().value(i) as usize)?;
+                assert!(
+                    values.is_valid(k),
+                    "{name} row {i}: valid key to a null value"
+                );
+                Some(values.value(k).to_owned())
             })
             .collect()
     }
@@ -561,20 +565,41 @@ mod tests {
         let mut join = Enricher::default();
         let mut pod = container("p", 8, 0);
         pod.labels.insert(LABEL_POD_NAME.into(), "web-0".into());
+        pod.labels.insert(LABEL_POD_NAMESPACE.into(), "shop".into());
+        // Another pattern of present values: a namespace label, no pod name.
+        let mut other = container("q", 9, 0);
+        other
+            .labels
+            .insert(LABEL_POD_NAMESPACE.into(), "batch".into());
         let out = run(
             &mut join,
             vec![
-                containers(vec![container("a", 7, 0), pod]),
-                events("ust", "e", &[1, 2, 3], vec![("pid_ns", u32s(&[7, 8, 7]))]),
+                containers(vec![container("a", 7, 0), pod, other]),
+                events(
+                    "ust",
+                    "e",
+                    &[1, 2, 3, 4],
+                    vec![("pid_ns", u32s(&[7, 8, 7, 9]))],
+                ),
             ],
         );
         assert_eq!(
             column(&out[1], "k8s_pod"),
-            [None, Some("web-0".into()), None]
+            [None, Some("web-0".into()), None, None]
         );
         assert_eq!(
+            column(&out[1], "k8s_namespace"),
+            [None, Some("shop".into()), None, Some("batch".into())]
+        );
+        assert_eq!(column(&out[1], "k8s_container"), [None, None, None, None]);
+        assert_eq!(
             column(&out[1], "container_id"),
-            [Some("a".into()), Some("p".into()), Some("a".into())]
+            [
+                Some("a".into()),
+                Some("p".into()),
+                Some("a".into()),
+                Some("q".into())
+            ]
         );
     }
 

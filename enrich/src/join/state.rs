@@ -207,6 +207,20 @@ impl HostState {
             .retain(|_, t| t.exited_at.is_none_or(|at| at >= limit));
     }
 
+    /// The container a `pid_ns` inode names whatever the row's other
+    /// namespaces and time: a live container's own (what
+    /// [`HostState::resolve`] answers first for such rows). `None` when the
+    /// row's other namespaces or its time must be looked at.
+    pub(crate) fn owner_of_pid_ns(&self, v: u32) -> Option<Code> {
+        if v == 0 || self.host_ns[PID] == Some(v) || INITIAL[PID] == Some(v) {
+            return None;
+        }
+        match self.by_ns[PID].get(&v).map(Vec::as_slice) {
+            Some(&[slot]) if self.slot(slot).is_some_and(|c| c.ended_at.is_none()) => Some(slot),
+            _ => None,
+        }
+    }
+
     /// What a row at time `ts` with these namespaces belongs to, and
     /// whether that answer holds at any time (so it may be cached).
     ///
