@@ -332,7 +332,7 @@ pub(crate) fn annotate(
         // The rows' validity for the containers that have a value; the k8s
         // columns share theirs, so it is computed once per pattern.
         let mut by_pattern: Option<(NullBuffer, NullBuffer)> = None;
-        for f in 0..containers::ENRICHMENT.len() {
+        for (f, field) in new_fields.iter().enumerate() {
             let values: StringArray = res
                 .slots
                 .iter()
@@ -342,7 +342,7 @@ pub(crate) fn annotate(
                 None => valid.clone(),
                 // No container of the batch has this one (no k8s labels, say).
                 Some(_) if values.null_count() == values.len() => {
-                    columns.push(new_null_array(new_fields[f].data_type(), n));
+                    columns.push(new_null_array(field.data_type(), n));
                     continue;
                 }
                 Some(present) => match &by_pattern {
