@@ -239,8 +239,9 @@ impl Watcher {
     /// The next records: first the host and every container, then changes
     /// (waits for them). `None` at the end (not following).
     ///
-    /// Cancel-safe between changes: a try to reach Docker under way goes on
-    /// at the next call.
+    /// Also returns, maybe without records, when Docker went away: see
+    /// [`Watcher::take_warnings`] after each call. Cancel-safe between
+    /// changes: a try to reach Docker under way goes on at the next call.
     pub async fn next_records(&mut self) -> Option<Vec<ContainerRecord>> {
         if !self.started {
             self.started = true;
@@ -257,6 +258,8 @@ impl Watcher {
                     Err(e) => e.to_string(),
                 };
                 self.away("Docker Engine API lost", &why);
+                // Now, with its warning: the scanner takes over.
+                return Some(self.rescan());
             }
             let tick = tokio::time::sleep_until(self.next_scan);
             let tried = match self.retry.as_mut() {
