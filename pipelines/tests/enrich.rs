@@ -86,8 +86,9 @@ struct Watching {
 impl Watching {
     /// The Docker watcher of `socket`, which must answer.
     fn start(socket: &Path) -> Watching {
-        let watching =
-            Watching::spawn(WatcherBuilder::new().docker_socket(Some(socket_str(socket))));
+        let watching = Watching::spawn(
+            WatcherBuilder::new().docker_socket(Some(socket.display().to_string())),
+        );
         {
             let first = &watching.batches.lock().unwrap()[0];
             assert_eq!(first.source, "docker", "{:?}", first.warnings);
@@ -150,10 +151,6 @@ impl Watching {
         self.thread.join().unwrap();
         Arc::try_unwrap(self.batches).unwrap().into_inner().unwrap()
     }
-}
-
-fn socket_str(socket: &Path) -> String {
-    socket.display().to_string()
 }
 
 /// `docker create` of `program ITERATIONS LINGER_MS` traced by `daemon`'s session:
@@ -475,7 +472,7 @@ fn trawl_containers_lists_docker_and_without_its_socket_scans_cgroups() {
 /// A watcher of `dockerd` that tries again quickly and scans often.
 fn quick_watcher(dockerd: &Dockerd) -> WatcherBuilder {
     WatcherBuilder::new()
-        .docker_socket(Some(socket_str(&dockerd.socket())))
+        .docker_socket(Some(dockerd.socket().display().to_string()))
         .rescan_interval(Duration::from_millis(100))
         .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(400))
 }
@@ -515,7 +512,7 @@ fn a_restarted_dockerd_is_watched_again_and_the_scanner_fills_the_gap() {
     let keep = run_idle(&dockerd, "keep", &["--label", "team=a"]);
     // --rm: the restarted dockerd removes it, as it ended while it was down.
     let gone = run_idle(&dockerd, "gone", &["--rm"]);
-    let socket = socket_str(&dockerd.socket());
+    let socket = dockerd.socket().display().to_string();
     let watching = Watching::spawn(quick_watcher(&dockerd));
     let gone_pid = {
         let batches = watching.batches.lock().unwrap();
@@ -636,7 +633,7 @@ fn a_dockerd_started_after_the_watcher_is_found_and_names_what_the_scanner_saw()
     let early = run_idle(&dockerd, "early", &["--label", "team=b"]);
     // dockerd is down when the watcher starts; its container is not.
     dockerd.kill();
-    let socket = socket_str(&dockerd.socket());
+    let socket = dockerd.socket().display().to_string();
     let watching = Watching::spawn(quick_watcher(&dockerd));
     {
         let batches = watching.batches.lock().unwrap();
