@@ -5,9 +5,9 @@
 //!   host's own namespaces; as Arrow, the `Containers` message of DESIGN.md §2.
 //! - **Watchers** ([`WatcherBuilder`]): the Docker Engine API when its socket
 //!   answers, else `/proc` and cgroup paths ([`cgroup`] knows the Docker,
-//!   containerd, CRI-O, podman and kubepods layouts, cgroup v1 and v2);
-//!   Kubernetes identity from the CRI labels. A static file
-//!   ([`ContainerFile`]) serves traces read offline.
+//!   containerd, CRI-O, podman and kubepods layouts, cgroup v1 and v2) while
+//!   Docker is tried again; Kubernetes identity from the CRI labels. A
+//!   static file ([`ContainerFile`]) serves traces read offline.
 //! - **The join** ([`Enricher`], a `trawl_core::Transform`): by namespace
 //!   inode on the same host, and by thread for kernel events; adds
 //!   `container_id`, `container_name`, `container_image`, `k8s_namespace`,
@@ -78,6 +78,6 @@ pub use join::{
 };
 pub use record::{Change, ContainerRecord, Namespaces};
 pub use watch::{
-    DEFAULT_DOCKER_SOCKET, DEFAULT_PROC_ROOT, DEFAULT_RESCAN_INTERVAL, Watcher, WatcherBuilder,
-    default_docker_socket,
+    DEFAULT_DOCKER_SOCKET, DEFAULT_PROC_ROOT, DEFAULT_RECONNECT_MAX, DEFAULT_RECONNECT_MIN,
+    DEFAULT_RESCAN_INTERVAL, Watcher, WatcherBuilder, default_docker_socket,
 };

@@ -7,12 +7,13 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 use trawl_core::{Containers, Message, Source, Transform};
-use trawl_enrich::{ContainerRecord, Enricher, WatcherBuilder, record};
+use trawl_enrich::{Change, ContainerRecord, Enricher, WatcherBuilder, record};
 use trawl_source_lttng::trace_dir::TraceDirSourceBuilder;
 
 use crate::common::docker::Dockerd;
@@ -66,54 +67,89 @@ fn dockerd_or_skip() -> Option<Dockerd> {
     }
 }
 
-/// The Docker watcher on its own thread, collecting records until stopped.
+/// One answer of the watcher: where it came from, its records, and the
+/// warnings taken after it.
+#[derive(Debug)]
+struct Batch {
+    source: &'static str,
+    records: Vec<ContainerRecord>,
+    warnings: Vec<String>,
+}
+
+/// The watcher on its own thread, collecting what it says until stopped.
 struct Watching {
-    records: Arc<Mutex<Vec<ContainerRecord>>>,
+    batches: Arc<Mutex<Vec<Batch>>>,
     stop: tokio::sync::oneshot::Sender<()>,
     thread: thread::JoinHandle<()>,
 }
 
 impl Watching {
+    /// The Docker watcher of `socket`, which must answer.
     fn start(socket: &Path) -> Watching {
-        let records = Arc::new(Mutex::new(Vec::new()));
+        let watching = Watching::spawn(
+            WatcherBuilder::new().docker_socket(Some(socket.display().to_string())),
+        );
+        {
+            let first = &watching.batches.lock().unwrap()[0];
+            assert_eq!(first.source, "docker", "{:?}", first.warnings);
+        }
+        watching
+    }
+
+    /// Starts `builder`'s watcher; returns once it told its first records.
+    fn spawn(builder: WatcherBuilder) -> Watching {
+        let batches = Arc::new(Mutex::new(Vec::new()));
         let (stop, mut stopped) = tokio::sync::oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let sink = records.clone();
-        let socket = socket.display().to_string();
+        let sink = batches.clone();
         let thread = thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let mut w = WatcherBuilder::new()
-                    .docker_socket(Some(socket))
-                    .start()
-                    .await;
-                assert_eq!(w.source(), "docker", "{:?}", w.take_warnings());
-                let first = w.next_records().await.unwrap();
-                sink.lock().unwrap().extend(first);
-                ready_tx.send(()).unwrap();
+                let mut w = builder.start().await;
+                let mut ready = Some(ready_tx);
                 loop {
                     tokio::select! {
-                        r = w.next_records() => sink.lock().unwrap().extend(r.unwrap()),
+                        r = w.next_records() => sink.lock().unwrap().push(Batch {
+                            source: w.source(),
+                            records: r.unwrap(),
+                            warnings: w.take_warnings(),
+                        }),
                         _ = &mut stopped => break,
+                    }
+                    if let Some(ready) = ready.take() {
+                        ready.send(()).unwrap();
                     }
                 }
             });
         });
         ready_rx.recv().unwrap();
         Watching {
-            records,
+            batches,
             stop,
             thread,
         }
     }
 
-    fn finish(self) -> Vec<ContainerRecord> {
+    /// Waits (at most a minute) until what the watcher said satisfies `done`.
+    fn wait_for(&self, what: &str, done: impl Fn(&[Batch]) -> bool) {
+        let start = std::time::Instant::now();
+        while !done(&self.batches.lock().unwrap()) {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no {what} after a minute: {:#?}",
+                self.batches.lock().unwrap()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn finish(self) -> Vec<Batch> {
         let _ = self.stop.send(());
         self.thread.join().unwrap();
-        Arc::try_unwrap(self.records).unwrap().into_inner().unwrap()
+        Arc::try_unwrap(self.batches).unwrap().into_inner().unwrap()
     }
 }
 
@@ -299,7 +335,11 @@ fn containers_and_host_events_are_told_apart_by_the_docker_watcher_and_the_join(
 
     session.stop().unwrap();
     let trace = session.destroy().unwrap();
-    let records = watching.finish();
+    let records: Vec<ContainerRecord> = watching
+        .finish()
+        .into_iter()
+        .flat_map(|b| b.records)
+        .collect();
 
     let mut join = Enricher::default();
     let mut out = Vec::new();
@@ -427,4 +467,217 @@ fn trawl_containers_lists_docker_and_without_its_socket_scans_cgroups() {
         line.contains(&idle.ns.pid_ns.unwrap().to_string()),
         "{line}"
     );
+}
+
+/// A watcher of `dockerd` that tries again quickly and scans often.
+fn quick_watcher(dockerd: &Dockerd) -> WatcherBuilder {
+    WatcherBuilder::new()
+        .docker_socket(Some(dockerd.socket().display().to_string()))
+        .rescan_interval(Duration::from_millis(100))
+        .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(400))
+}
+
+/// `docker run -d --name NAME ARGS trawl-test:idle sleep 600`: its id.
+fn run_idle(dockerd: &Dockerd, name: &str, args: &[&str]) -> String {
+    let mut all = vec!["run", "-d", "--name", name, "--network", "none"];
+    all.extend(args);
+    all.extend(["trawl-test:idle", "sleep", "600"]);
+    dockerd.docker(&all)
+}
+
+/// Every record of container `id`, in order.
+fn records_of<'a>(batches: &'a [Batch], id: &str) -> Vec<&'a ContainerRecord> {
+    batches
+        .iter()
+        .flat_map(|b| &b.records)
+        .filter(|r| r.id == id)
+        .collect()
+}
+
+/// Every warning, in order.
+fn warnings(batches: &[Batch]) -> Vec<&str> {
+    batches
+        .iter()
+        .flat_map(|b| &b.warnings)
+        .map(String::as_str)
+        .collect()
+}
+
+#[test]
+fn a_restarted_dockerd_is_watched_again_and_the_scanner_fills_the_gap() {
+    let Some(mut dockerd) = dockerd_or_skip() else {
+        return;
+    };
+    dockerd.import_busybox("trawl-test:idle");
+    let keep = run_idle(&dockerd, "keep", &["--label", "team=a"]);
+    // --rm: the restarted dockerd removes it, as it ended while it was down.
+    let gone = run_idle(&dockerd, "gone", &["--rm"]);
+    let socket = dockerd.socket().display().to_string();
+    let watching = Watching::spawn(quick_watcher(&dockerd));
+    let gone_pid = {
+        let batches = watching.batches.lock().unwrap();
+        assert_eq!(batches[0].source, "docker", "{batches:?}");
+        let first = records_of(&batches, &gone);
+        assert_eq!(first[0].name.as_deref(), Some("gone"), "{batches:?}");
+        first[0].pid.unwrap()
+    };
+
+    // dockerd crashes; its containers live on, the scanner watches them.
+    dockerd.kill();
+    watching.wait_for("loss", |b| {
+        warnings(b)
+            .iter()
+            .any(|w| w.starts_with("Docker Engine API lost"))
+    });
+    let status = Command::new("kill")
+        .args(["-KILL", &gone_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    watching.wait_for("end of gone from the scanner", |b| {
+        records_of(b, &gone)
+            .iter()
+            .any(|r| r.change == Change::Stopped)
+    });
+
+    dockerd.restart();
+    watching.wait_for("reconnection", |b| {
+        warnings(b)
+            .iter()
+            .any(|w| w.starts_with("Docker Engine API back"))
+    });
+    let fresh = run_idle(
+        &dockerd,
+        "fresh",
+        &["--label", "io.kubernetes.pod.name=fresh-0"],
+    );
+    watching.wait_for("fresh", |b| {
+        records_of(b, &fresh)
+            .iter()
+            .any(|r| r.change == Change::Started)
+    });
+    dockerd.docker(&["rm", "-f", "keep"]);
+    watching.wait_for("removal of keep", |b| {
+        records_of(b, &keep)
+            .iter()
+            .any(|r| r.change == Change::Removed)
+    });
+    let batches = watching.finish();
+
+    // One warning when it went, one when it came back, naming the socket.
+    let said = warnings(&batches);
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(
+        said[0].starts_with(&format!("Docker Engine API lost (docker {socket}: ")),
+        "{said:?}"
+    );
+    assert!(
+        said[1].starts_with(&format!("Docker Engine API back at {socket} after ")),
+        "{said:?}"
+    );
+    // Docker, then the scanner while it was down, then Docker again.
+    let sources: Vec<&str> = batches.iter().map(|b| b.source).collect();
+    let down = sources.iter().position(|&s| s == "cgroupfs").unwrap();
+    let back = down + sources[down..].iter().position(|&s| s == "docker").unwrap();
+    assert!(
+        sources[back..].iter().all(|&s| s == "docker"),
+        "{sources:?}"
+    );
+    assert!(batches[back].warnings[0].starts_with("Docker Engine API back"));
+
+    // While it was down the scanner saw gone end, and kept its identity.
+    let scanned = &batches[down..back];
+    let gone_while_down = records_of(scanned, &gone);
+    assert_eq!(gone_while_down.len(), 1, "{scanned:?}");
+    assert_eq!(gone_while_down[0].change, Change::Stopped);
+    assert_eq!(gone_while_down[0].name.as_deref(), Some("gone"));
+    assert!(
+        records_of(scanned, &keep)
+            .iter()
+            .all(|r| r.name.as_deref() == Some("keep")),
+        "{scanned:?}"
+    );
+
+    // Back: gone removed, keep named, then the events again.
+    let after = &batches[back..];
+    assert_eq!(after[0].records[0].change, Change::Host);
+    let gone_after = records_of(after, &gone);
+    assert_eq!(
+        gone_after.last().map(|r| (r.change, r.name.as_deref())),
+        Some((Change::Removed, Some("gone"))),
+        "{after:?}"
+    );
+    let keep_after = records_of(after, &keep);
+    assert!(
+        keep_after.iter().all(|r| r.name.as_deref() == Some("keep")
+            && r.labels.get("team").map(String::as_str) == Some("a")),
+        "{keep_after:?}"
+    );
+    assert_eq!(keep_after.last().unwrap().change, Change::Removed);
+    let started = records_of(after, &fresh)
+        .into_iter()
+        .find(|r| r.change == Change::Started)
+        .unwrap();
+    assert_eq!(started.name.as_deref(), Some("fresh"));
+    assert_eq!(started.image.as_deref(), Some("trawl-test:idle"));
+    assert_eq!(started.k8s_pod(), Some("fresh-0"));
+    assert!(started.ns.pid_ns.is_some(), "{started:?}");
+}
+
+#[test]
+fn a_dockerd_started_after_the_watcher_is_found_and_names_what_the_scanner_saw() {
+    let Some(mut dockerd) = dockerd_or_skip() else {
+        return;
+    };
+    dockerd.import_busybox("trawl-test:idle");
+    let early = run_idle(&dockerd, "early", &["--label", "team=b"]);
+    // dockerd is down when the watcher starts; its container is not.
+    dockerd.kill();
+    let socket = dockerd.socket().display().to_string();
+    let watching = Watching::spawn(quick_watcher(&dockerd));
+    {
+        let batches = watching.batches.lock().unwrap();
+        assert_eq!(batches[0].source, "cgroupfs");
+        let seen = records_of(&batches, &early);
+        assert_eq!(
+            seen.iter()
+                .map(|r| (r.change, r.name.is_none()))
+                .collect::<Vec<_>>(),
+            [(Change::Started, true)],
+            "{batches:?}"
+        );
+    }
+    dockerd.restart();
+    watching.wait_for("reconnection", |b| {
+        warnings(b)
+            .iter()
+            .any(|w| w.starts_with("Docker Engine API back"))
+    });
+    let late = run_idle(&dockerd, "late", &[]);
+    watching.wait_for("late", |b| {
+        records_of(b, &late)
+            .iter()
+            .any(|r| r.change == Change::Started)
+    });
+    let batches = watching.finish();
+
+    let said = warnings(&batches);
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(
+        said[0].starts_with(&format!("no Docker Engine API (docker {socket}: "))
+            && said[0].ends_with("until it answers again"),
+        "{said:?}"
+    );
+    assert!(said[1].starts_with(&format!("Docker Engine API back at {socket} after ")));
+    // What the scanner found unnamed, Docker names when it answers.
+    let back = batches.iter().position(|b| b.source == "docker").unwrap();
+    let early_after = records_of(&batches[back..], &early);
+    assert!(!early_after.is_empty(), "{batches:?}");
+    for r in early_after {
+        assert_eq!(r.name.as_deref(), Some("early"), "{r:?}");
+        assert_eq!(r.image.as_deref(), Some("trawl-test:idle"));
+        assert_eq!(r.labels.get("team").map(String::as_str), Some("b"));
+    }
+    let started = records_of(&batches, &late);
+    assert_eq!(started[0].name.as_deref(), Some("late"), "{started:?}");
 }

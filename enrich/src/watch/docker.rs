@@ -1,5 +1,10 @@
 //! The Docker Engine API over its unix socket: list and inspect, then the
 //! event stream (create, start, die, destroy, rename).
+//!
+//! One [`DockerWatcher`] lives as long as its connection: when the stream
+//! breaks, the [`super::Watcher`] drops it and connects a new one. What was
+//! told about each container (to complete `die` and `destroy`, which can no
+//! longer be inspected) is kept by the `Watcher`, across connections.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -27,10 +32,15 @@ pub(crate) struct DockerWatcher {
     socket: String,
     procfs: Procfs,
     host: String,
-    /// The last record of every container seen, for `die`/`destroy` (which
-    /// can no longer be inspected).
-    known: HashMap<String, ContainerRecord>,
     events: Option<Events>,
+}
+
+/// Every container at one moment.
+pub(crate) struct Snapshot {
+    /// When the listing started (ns since the epoch): the records' `ts`.
+    pub(crate) ts: i64,
+    /// One record per container, running (`started`) or not (`stopped`).
+    pub(crate) records: Vec<ContainerRecord>,
 }
 
 impl DockerWatcher {
@@ -53,9 +63,13 @@ impl DockerWatcher {
             socket: socket.to_owned(),
             procfs,
             host,
-            known: HashMap::new(),
             events: None,
         })
+    }
+
+    /// The socket it talks to.
+    pub(crate) fn socket(&self) -> &str {
+        &self.socket
     }
 
     fn err(&self, source: bollard::errors::Error) -> EnrichError {
@@ -67,12 +81,10 @@ impl DockerWatcher {
 
     /// Every container (running or not), and from now on follow the events.
     ///
-    /// The event stream starts before the listing, so nothing is missed
-    /// (a change seen twice is harmless: records are state, not deltas).
-    pub(crate) async fn snapshot(
-        &mut self,
-        follow: bool,
-    ) -> Result<Vec<ContainerRecord>, EnrichError> {
+    /// The event stream starts (`since`) when the listing does, so nothing
+    /// is missed (a change seen twice is harmless: records are state, not
+    /// deltas).
+    pub(crate) async fn snapshot(&mut self, follow: bool) -> Result<Snapshot, EnrichError> {
         let ts = now_ns();
         if follow {
             let since = format!("{}.{:09}", ts / 1_000_000_000, ts % 1_000_000_000);
@@ -108,7 +120,7 @@ impl DockerWatcher {
             };
             records.push(self.record(ts, change, &info, &pids));
         }
-        Ok(records)
+        Ok(Snapshot { ts, records })
     }
 
     /// The next change, `None` when the daemon ends the stream.
@@ -142,28 +154,17 @@ impl DockerWatcher {
         }
     }
 
-    async fn on_event(&mut self, ts: i64, change: Change, id: &str) -> Option<ContainerRecord> {
+    async fn on_event(&self, ts: i64, change: Change, id: &str) -> Option<ContainerRecord> {
         if change.is_end() {
-            // The processes are gone: keep identity and namespaces (late
-            // events still join), drop the pids.
-            let mut record = self
-                .known
-                .get(id)
-                .cloned()
-                .unwrap_or_else(|| ContainerRecord {
-                    host: self.host.clone(),
-                    id: id.to_owned(),
-                    ..ContainerRecord::default()
-                });
-            record.ts = ts;
-            record.change = change;
-            record.pids.clear();
-            if change == Change::Removed {
-                self.known.remove(id);
-            } else {
-                self.known.insert(id.to_owned(), record.clone());
-            }
-            return Some(record);
+            // Nothing left to inspect: the watcher completes the record
+            // with what it last told about the container.
+            return Some(ContainerRecord {
+                ts,
+                host: self.host.clone(),
+                change,
+                id: id.to_owned(),
+                ..ContainerRecord::default()
+            });
         }
         // Gone already (a container that ran for a few ms): its die and
         // destroy events follow.
@@ -180,9 +181,10 @@ impl DockerWatcher {
         Some(self.record(ts, change, &info, &pids))
     }
 
-    /// A record from an inspection; namespaces and pids from `/proc`.
+    /// A record from an inspection; namespaces and pids from `/proc` (none
+    /// when it is not running: the watcher keeps those it had).
     fn record(
-        &mut self,
+        &self,
         ts: i64,
         change: Change,
         info: &ContainerInspectResponse,
@@ -218,12 +220,7 @@ impl DockerWatcher {
         if let Some(pid) = pid {
             record.ns = self.procfs.namespaces(&pid.to_string());
             record.cgroup_path = self.procfs.container_of(pid).map(|(_, path)| path);
-        } else if let Some(old) = self.known.get(&record.id) {
-            // Stopped: the namespaces it had, for late events.
-            record.ns = old.ns;
-            record.cgroup_path.clone_from(&old.cgroup_path);
         }
-        self.known.insert(record.id.clone(), record.clone());
         record
     }
 }

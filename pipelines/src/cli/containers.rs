@@ -72,6 +72,9 @@ pub(super) fn run(args: ContainersArgs) -> Result<ExitCode, Box<dyn std::error::
             for warning in watcher.take_warnings() {
                 eprintln!("trawl: warning: {warning}");
             }
+            if records.is_empty() {
+                continue;
+            }
             match args.format {
                 ContainersFormat::Json => {
                     let file = ContainerFile {

@@ -123,13 +123,16 @@ impl ContainersStage {
         let records = match &mut self.inner {
             Inner::Starting(_) => None,
             Inner::File(records) => records.take(),
-            Inner::Watching(watcher) => {
+            Inner::Watching(watcher) => loop {
                 let records = watcher.next_records().await;
                 for warning in watcher.take_warnings() {
                     self.metrics.warn(&warning);
                 }
-                records
-            }
+                // Nothing but a warning (Docker went away): nothing to send.
+                if records.as_ref().is_none_or(|r| !r.is_empty()) {
+                    break records;
+                }
+            },
         };
         let Some(records) = records else {
             return Ok(None);

@@ -4,6 +4,10 @@
 //! built locally with `docker import` from a tarball holding the static
 //! busybox of Debian's `busybox-static`: no registry.
 //!
+//! The daemon can be killed as in a crash ([`Dockerd::kill`]: its
+//! containers live on) and started again on the same socket and data
+//! ([`Dockerd::restart`]).
+//!
 //! Needs root, `dockerd` and `docker` (Debian `docker.io`) and
 //! `/bin/busybox` static (`busybox-static`): `scripts/install-deps.sh`.
 
@@ -23,7 +27,8 @@ const DOCKER_CLI: &str = "/usr/bin/docker";
 
 /// A private Docker daemon, stopped (containers removed first) on drop.
 pub struct Dockerd {
-    child: Child,
+    /// The daemon; `None` once killed.
+    child: Option<Child>,
     dir: tempfile::TempDir,
 }
 
@@ -47,8 +52,20 @@ impl Dockerd {
             .prefix("trawl-dockerd-")
             .tempdir_in("/tmp")
             .map_err(|e| e.to_string())?;
-        let p = dir.path();
-        let log = fs::File::create(p.join("dockerd.log")).map_err(|e| e.to_string())?;
+        let mut d = Dockerd { child: None, dir };
+        d.launch()?;
+        Ok(d)
+    }
+
+    /// Starts the daemon and waits until it answers; `Err`: it exited.
+    /// Panics when it does not answer in time.
+    fn launch(&mut self) -> Result<(), String> {
+        let p = self.dir.path();
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p.join("dockerd.log"))
+            .map_err(|e| e.to_string())?;
         let child = Command::new("/usr/sbin/dockerd")
             .arg("--storage-driver=vfs")
             .arg(format!("--data-root={}", p.join("data").display()))
@@ -61,22 +78,85 @@ impl Dockerd {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("dockerd: {e}"))?;
-        let mut d = Dockerd { child, dir };
+        self.child = Some(child);
         let start = Instant::now();
         loop {
-            if let Ok(Some(status)) = d.child.try_wait() {
-                return Err(format!("dockerd exited ({status}): {}", d.log_tail()));
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                self.child = None;
+                return Err(format!("dockerd exited ({status}): {}", self.log_tail()));
             }
-            if d.socket().exists() && d.cli(&["version"]).status.success() {
-                return Ok(d);
+            if self.socket().exists() && self.cli(&["version"]).status.success() {
+                return Ok(());
             }
-            assert!(
-                start.elapsed() < READY_TIMEOUT,
-                "dockerd not ready after {READY_TIMEOUT:?}: {}",
-                d.log_tail()
-            );
+            if start.elapsed() > READY_TIMEOUT {
+                let why = format!(
+                    "dockerd not ready after {READY_TIMEOUT:?}: {}",
+                    self.log_tail()
+                );
+                // Cleaning up after a failed test: a second panic would abort.
+                if thread::panicking() {
+                    return Err(why);
+                }
+                panic!("{why}");
+            }
             thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Kills the daemon (SIGKILL), as in a crash: the containers' processes
+    /// live on under their shims, the socket file stays and refuses.
+    pub fn kill(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid_file = self.dir.path().join("exec/containerd/containerd.pid");
+        let containerd = fs::read_to_string(&pid_file).unwrap_or_default();
+        let _ = child.kill();
+        let _ = child.wait();
+        // Its containerd dies with it (parent-death signal). Where init is
+        // slow to reap it, the restarted dockerd would take the zombie for
+        // a live containerd and wait for it in vain: once it is dead, its
+        // pid file goes, as after a crash where init reaps at once.
+        let stat = PathBuf::from(format!("/proc/{}/stat", containerd.trim()));
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            let state = fs::read_to_string(&stat).ok().and_then(|s| {
+                let after = &s[s.rfind(')')? + 1..];
+                after.split_whitespace().next().map(str::to_owned)
+            });
+            if state.is_none_or(|s| s == "Z") {
+                let _ = fs::remove_file(&pid_file);
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the daemon again on the same socket and data (after [`Dockerd::kill`]).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "dockerd is running");
+        if let Err(e) = self.launch() {
+            panic!("dockerd restart: {e}");
+        }
+    }
+
+    /// Removes every container, then stops the daemon.
+    fn stop(&self, mut child: Child) {
+        let ids = self.cli(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.cli(&["rm", "-f", id]);
+        }
+        // SIGTERM through kill(1): std only sends SIGKILL, which leaves containerd behind.
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// The API socket.
@@ -140,22 +220,19 @@ impl Dockerd {
 
 impl Drop for Dockerd {
     fn drop(&mut self) {
-        let ids = self.cli(&["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            let _ = self.cli(&["rm", "-f", id]);
+        // Killed: start it again to clean up its containers.
+        if self.child.is_none() {
+            let _ = self.launch();
         }
-        // SIGTERM through kill(1): std only sends SIGKILL, which leaves containerd behind.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(100));
+        if let Some(child) = self.child.take() {
+            self.stop(child);
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // dockerd bind-mounts its data root onto itself; after a crash and
+        // a restart, nobody unmounts it.
+        let data = self.dir.path().join("data");
+        let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        if mounts.lines().any(|l| l.split(' ').nth(1) == data.to_str()) {
+            let _ = Command::new("umount").arg(&data).status();
+        }
     }
 }
