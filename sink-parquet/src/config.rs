@@ -15,12 +15,16 @@ pub const DEFAULT_PARTITION_BY: [PartitionKey; 3] =
     [PartitionKey::Host, PartitionKey::Date, PartitionKey::Hour];
 /// Default [`ParquetSinkConfig::max_rows`]: rows per file.
 pub const DEFAULT_MAX_ROWS: u64 = 1 << 20;
-/// Default [`ParquetSinkConfig::max_bytes`]: Arrow bytes buffered per file (64 MiB).
+/// Default [`ParquetSinkConfig::max_bytes`]: Arrow bytes of rows per file (64 MiB).
 pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
 /// Default [`ParquetSinkConfig::max_age_secs`]: seconds a file stays open.
 pub const DEFAULT_MAX_AGE_SECS: u64 = 60;
-/// Default [`ParquetSinkConfig::max_buffered_bytes`]: Arrow bytes buffered over all open files (256 MiB).
-pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 256 << 20;
+/// Default [`ParquetSinkConfig::max_buffered_bytes`]: Arrow bytes of rows not yet encoded (64 MiB).
+pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 64 << 20;
+/// Default [`ParquetSinkConfig::write_threads`].
+pub const DEFAULT_WRITE_THREADS: u64 = 2;
+/// Most [`ParquetSinkConfig::write_threads`] (a typo should not start a million threads).
+const MAX_WRITE_THREADS: u64 = 256;
 /// Default [`ParquetSinkConfig::row_group_rows`]: rows per Parquet row group.
 pub const DEFAULT_ROW_GROUP_ROWS: u64 = 128 * 1024;
 /// Default [`ParquetSinkConfig::zstd_level`].
@@ -94,15 +98,20 @@ pub struct ParquetSinkConfig {
     /// A file is closed once it holds this many rows.
     #[serde(default = "default_max_rows")]
     pub max_rows: u64,
-    /// A file is closed once its buffered rows take this many Arrow bytes (the file is smaller).
+    /// A file is closed once its rows took this many Arrow bytes (the file is much smaller).
     #[serde(default = "default_max_bytes")]
     pub max_bytes: u64,
     /// A file is closed this many seconds after its first row, so that live data becomes visible.
     #[serde(default = "default_max_age_secs")]
     pub max_age_secs: u64,
-    /// Arrow bytes buffered over all open files; above it the largest file is closed.
+    /// Arrow bytes of rows handed to the writer threads and not yet
+    /// encoded; above it the sink waits for them (backpressure).
     #[serde(default = "default_max_buffered_bytes")]
     pub max_buffered_bytes: u64,
+    /// Threads encoding files while the pipeline goes on (each open file
+    /// is encoded by one of them as its rows arrive).
+    #[serde(default = "default_write_threads")]
+    pub write_threads: u64,
     /// Rows per Parquet row group (the unit of statistics-based pruning).
     #[serde(default = "default_row_group_rows")]
     pub row_group_rows: u64,
@@ -129,6 +138,9 @@ fn default_max_age_secs() -> u64 {
 fn default_max_buffered_bytes() -> u64 {
     DEFAULT_MAX_BUFFERED_BYTES
 }
+fn default_write_threads() -> u64 {
+    DEFAULT_WRITE_THREADS
+}
 fn default_row_group_rows() -> u64 {
     DEFAULT_ROW_GROUP_ROWS
 }
@@ -147,6 +159,7 @@ impl ParquetSinkConfig {
             max_bytes: DEFAULT_MAX_BYTES,
             max_age_secs: DEFAULT_MAX_AGE_SECS,
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
+            write_threads: DEFAULT_WRITE_THREADS,
             row_group_rows: DEFAULT_ROW_GROUP_ROWS,
             zstd_level: DEFAULT_ZSTD_LEVEL,
         }
@@ -180,11 +193,21 @@ impl ParquetSinkConfig {
             ("max_bytes", self.max_bytes),
             ("max_age_secs", self.max_age_secs),
             ("max_buffered_bytes", self.max_buffered_bytes),
+            ("write_threads", self.write_threads),
             ("row_group_rows", self.row_group_rows),
         ] {
             if value == 0 {
                 return Err(invalid(name, "must be > 0".into()));
             }
+        }
+        if self.write_threads > MAX_WRITE_THREADS {
+            return Err(invalid(
+                "write_threads",
+                format!(
+                    "must be at most {MAX_WRITE_THREADS}, not {}",
+                    self.write_threads
+                ),
+            ));
         }
         for (i, key) in self.partition_by.iter().enumerate() {
             if self.partition_by[..i].contains(key) {
@@ -211,6 +234,7 @@ impl ParquetSinkConfig {
             max_bytes: to_usize("max_bytes", self.max_bytes)?,
             max_age: Duration::from_secs(self.max_age_secs),
             max_buffered_bytes: to_usize("max_buffered_bytes", self.max_buffered_bytes)?,
+            write_threads: to_usize("write_threads", self.write_threads)?,
             row_group_rows: to_usize("row_group_rows", self.row_group_rows)?,
             zstd_level: self.zstd_level,
         })
@@ -227,6 +251,7 @@ pub(crate) struct Settings {
     pub max_bytes: usize,
     pub max_age: Duration,
     pub max_buffered_bytes: usize,
+    pub write_threads: usize,
     pub row_group_rows: usize,
     pub zstd_level: i32,
 }

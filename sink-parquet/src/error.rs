@@ -45,6 +45,10 @@ pub enum Error {
         /// What is missing or wrong.
         reason: String,
     },
+    /// A writer thread stopped while the sink still needed it (it panicked):
+    /// the rows of its open files are lost.
+    #[error("a Parquet writer thread stopped; the rows of its open files are lost")]
+    WriterStopped,
     /// Registering or querying tables failed.
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
@@ -74,6 +78,10 @@ impl From<Error> for trawl_core::Error {
             Error::Parquet { path, source } => trawl_core::Error::Io {
                 context: format!("writing {}", path.display()),
                 source: std::io::Error::other(source),
+            },
+            Error::WriterStopped => trawl_core::Error::Io {
+                context: "writing Parquet files".into(),
+                source: std::io::Error::other(e),
             },
             Error::DataFusion(e) => trawl_core::Error::Io {
                 context: "query".into(),

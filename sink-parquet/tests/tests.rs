@@ -230,10 +230,130 @@ fn a_watermark_past_the_hour_closes_its_files() {
     // Another host's watermark, or one inside the hour, closes nothing.
     sink.consume(mark("other", 2 * HOUR)).unwrap();
     sink.consume(mark("h", HOUR - 1)).unwrap();
+    sink.wait_closing().unwrap();
     assert!(data_files(dir.path()).is_empty());
     sink.consume(mark("h", HOUR)).unwrap();
+    sink.wait_closing().unwrap();
     assert_eq!(data_files(dir.path()).len(), 1);
     assert_eq!(sink.stats().buffered_rows, 1);
+}
+
+/// The `ts` values of a Parquet file, in file order.
+fn file_ts(path: &Path) -> Vec<i64> {
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(path).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    reader
+        .flat_map(|b| {
+            let b = b.unwrap();
+            let ts = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<TimestampNanosecondArray>();
+            ts.unwrap().values().to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn rows_out_of_order_are_sorted_in_their_window_and_start_a_new_file_beyond_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.row_group_rows = 4;
+    let mut sink = ParquetSink::new(c).unwrap();
+    // Within one row group (the window): sorted into one file.
+    for ts in [[12, 11], [10, 13]] {
+        sink.consume(events("ev", &ts, &[])).unwrap();
+    }
+    // Older than rows already encoded: the file ends, a new one starts.
+    sink.consume(events("ev", &[5, 6, 7, 8], &[])).unwrap();
+    sink.consume(events("ev", &[1, 2], &[])).unwrap();
+    sink.flush().unwrap();
+    let files = data_files(dir.path());
+    let mut per_file: Vec<Vec<i64>> = files.iter().map(|f| file_ts(f)).collect();
+    per_file.sort();
+    assert_eq!(
+        per_file,
+        [vec![1, 2], vec![5, 6, 7, 8], vec![10, 11, 12, 13]]
+    );
+    assert_eq!(sink.stats().files, 3);
+    assert_eq!(sink.stats().rows, 10);
+}
+
+#[test]
+fn losses_of_several_streams_in_any_order_make_one_sorted_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = ParquetSink::new(config(dir.path())).unwrap();
+    for (stream_id, to) in [(1, 30), (2, 10), (3, 20)] {
+        let loss = Loss {
+            host: "h".into(),
+            domain: "ust".into(),
+            stream_id,
+            cpu: None,
+            events_discarded: 1,
+            packets_lost: 0,
+            from_ts: None,
+            to_ts: Some(to),
+        };
+        sink.consume(Message::Loss(loss)).unwrap();
+    }
+    sink.flush().unwrap();
+    let files = data_files(dir.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(file_ts(&files[0]), [10, 20, 30]);
+}
+
+#[test]
+fn a_tiny_memory_budget_slows_the_sink_down_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    // Every batch alone in flight: the windows of every table are encoded
+    // whenever the budget is spent.
+    c.max_buffered_bytes = 1;
+    c.row_group_rows = 1000;
+    let mut sink = ParquetSink::new(c).unwrap();
+    for b in 0..200i64 {
+        let event = ["ev:a", "ev:b", "ev:c"][b as usize % 3];
+        sink.consume(events(event, &[b, b], &[("v", vec![b, 1])]))
+            .unwrap();
+    }
+    sink.flush().unwrap();
+    assert_eq!(sink.stats().buffered_rows, 0);
+    let total: i64 = (0..200).sum::<i64>() + 200;
+    for (table, n) in [("ev_a", 67), ("ev_b", 67), ("ev_c", 66)] {
+        let [rows, _] = counts(dir.path(), &format!("SELECT count(*), sum(v) FROM {table}"))[..]
+        else {
+            panic!("two counts")
+        };
+        assert_eq!(rows, 2 * n, "{table}");
+    }
+    assert_eq!(
+        counts(
+            dir.path(),
+            "SELECT sum(v) FROM (SELECT v FROM ev_a UNION ALL SELECT v FROM ev_b UNION ALL SELECT v FROM ev_c)"
+        ),
+        [total]
+    );
+}
+
+#[test]
+fn a_table_that_cannot_be_written_is_reported_by_path_and_the_others_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the `bad_x` table's directory should be.
+    std::fs::write(dir.path().join("bad_x"), b"not a directory").unwrap();
+    let mut sink = ParquetSink::new(config(dir.path())).unwrap();
+    sink.consume(events("bad:x", &[1], &[])).unwrap();
+    sink.consume(events("good:y", &[2], &[])).unwrap();
+    let e = sink.flush().unwrap_err().to_string();
+    assert!(e.contains("bad_x"), "{e}");
+    assert_eq!(counts(dir.path(), "SELECT count(*) FROM good_y"), [1]);
+    // The sink goes on: the next rows of the good table are written too.
+    sink.consume(events("good:y", &[3], &[])).unwrap();
+    sink.flush().unwrap();
+    assert_eq!(counts(dir.path(), "SELECT count(*) FROM good_y"), [2]);
 }
 
 #[test]

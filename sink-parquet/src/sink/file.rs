@@ -1,18 +1,19 @@
-//! One file being filled: rows buffered in memory, sorted by `ts` and written
-//! atomically when the file is closed (hidden temporary file → fsync →
-//! rename → fsync of the directory, DESIGN.md §6).
+//! One data file being written: rows are encoded a row group at a time
+//! into a hidden temporary file, which is fsynced and renamed into place
+//! when the file is closed (hidden temporary file → fsync → rename → fsync
+//! of the directory, DESIGN.md §6).
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use arrow_ipc::CompressionType;
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
 use arrow_ord::sort::sort_to_indices;
 use arrow_schema::SchemaRef;
+use arrow_select::coalesce::BatchCoalescer;
 use arrow_select::concat::concat_batches;
 use arrow_select::take::take_record_batch;
 use parquet::arrow::ArrowWriter;
@@ -35,68 +36,269 @@ const TEMP_SUFFIX: &str = ".tmp";
 /// Files written by this process, for unique names.
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
-/// Rows of one future file.
-#[derive(Debug)]
-pub(crate) struct OpenFile {
-    pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
-    pub rows: usize,
-    pub bytes: usize,
-    pub opened: Instant,
-    /// End (ns, exclusive) of the file's time partition, if time partitions.
-    pub bucket_end: Option<i64>,
-}
-
 /// What closing a file wrote.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Written {
-    pub rows: usize,
+    /// Files renamed into place (more than one when rows came out of order).
+    pub files: u64,
+    pub rows: u64,
     pub bytes: u64,
 }
 
-impl OpenFile {
-    pub fn new(schema: SchemaRef, bucket_end: Option<i64>) -> Self {
-        OpenFile {
+/// The encoder of a file being written.
+enum Encoder {
+    Parquet(ArrowWriter<BufWriter<File>>),
+    /// Arrow IPC: batches gathered into row-group-sized record batches, so
+    /// that readers can stream the file.
+    Arrow {
+        writer: FileWriter<BufWriter<File>>,
+        gather: BatchCoalescer,
+    },
+}
+
+/// One file under its temporary name.
+struct Part {
+    temp: PathBuf,
+    target: PathBuf,
+    rows: u64,
+    encoder: Encoder,
+}
+
+/// The rows of a data file: encoded a row group at a time into a hidden
+/// temporary file, renamed into place by [`DataFile::finish`].
+///
+/// Rows wait in a window of up to a row group before they are encoded:
+/// out-of-order rows within it are sorted. A row older than one already
+/// encoded (rows far out of order: two sources feeding one table, losses of
+/// several streams) makes the file end there and a new one start, so that
+/// every file is sorted by `ts`, as the catalog declares.
+pub(crate) struct DataFile {
+    dir: PathBuf,
+    schema: SchemaRef,
+    part: Option<Part>,
+    /// The newest `ts` encoded into `part`.
+    encoded_newest: i64,
+    window: Vec<RecordBatch>,
+    window_rows: usize,
+    /// Whether the window's batches follow each other in time.
+    window_in_order: bool,
+    window_oldest: i64,
+    window_newest: i64,
+    written: Written,
+}
+
+impl DataFile {
+    /// A data file of rows of `schema` in `dir`; nothing is created before
+    /// rows are encoded.
+    pub fn new(dir: PathBuf, schema: SchemaRef) -> Self {
+        DataFile {
+            dir,
             schema,
-            batches: Vec::new(),
-            rows: 0,
-            bytes: 0,
-            opened: Instant::now(),
-            bucket_end,
+            part: None,
+            encoded_newest: i64::MIN,
+            window: Vec::new(),
+            window_rows: 0,
+            window_in_order: true,
+            window_oldest: i64::MAX,
+            window_newest: i64::MIN,
+            written: Written::default(),
         }
     }
 
-    pub fn push(&mut self, batch: RecordBatch) {
-        self.rows += batch.num_rows();
-        self.bytes += batch.get_array_memory_size();
-        self.batches.push(batch);
+    /// Takes rows (of `event`, for errors); encodes the window once it
+    /// holds a row group. Returns whether it did: no row waits any more.
+    pub fn write(&mut self, event: &str, batch: RecordBatch, settings: &Settings) -> Result<bool> {
+        let batch = sort_by_ts(event, batch)?;
+        let ts = ts_values(event, &batch)?;
+        let (Some(&oldest), Some(&newest)) = (ts.first(), ts.last()) else {
+            return Ok(false);
+        };
+        self.window_in_order &= oldest >= self.window_newest;
+        self.window_oldest = self.window_oldest.min(oldest);
+        self.window_newest = self.window_newest.max(newest);
+        self.window_rows += batch.num_rows();
+        self.window.push(batch);
+        if self.window_rows < settings.row_group_rows {
+            return Ok(false);
+        }
+        self.encode_window(event, settings)?;
+        Ok(true)
     }
 
-    /// Sorts the rows by `ts` and writes them to a new file in `dir`
-    /// (created if needed); the file is visible only once complete.
-    pub fn write(self, dir: &Path, settings: &Settings) -> Result<Written> {
-        let table = dir.display().to_string();
-        let batch = concat_batches(&self.schema, &self.batches)?;
-        drop(self.batches);
-        let batch = sort_by_ts(&table, batch)?;
+    /// Encodes the rows of the window (sorted), starting a new file first
+    /// if they are older than rows already encoded.
+    pub fn encode_window(&mut self, event: &str, settings: &Settings) -> Result<()> {
+        if self.window.is_empty() {
+            return Ok(());
+        }
+        let batches = std::mem::take(&mut self.window);
+        let batches = if self.window_in_order {
+            batches
+        } else {
+            let all = concat_batches(&self.schema, &batches)?;
+            vec![sort_by_ts(event, all)?]
+        };
+        if self.window_oldest < self.encoded_newest {
+            self.finish_part()?;
+        }
+        let part = match &mut self.part {
+            Some(part) => part,
+            None => self
+                .part
+                .insert(Part::create(&self.dir, &self.schema, settings)?),
+        };
+        for batch in batches {
+            part.write(batch)?;
+        }
+        self.encoded_newest = self.encoded_newest.max(self.window_newest);
+        self.window_rows = 0;
+        self.window_in_order = true;
+        self.window_oldest = i64::MAX;
+        self.window_newest = i64::MIN;
+        Ok(())
+    }
+
+    /// Encodes what is left and renames the file(s) into place.
+    pub fn finish(mut self, event: &str, settings: &Settings) -> Result<Written> {
+        let result = self
+            .encode_window(event, settings)
+            .and_then(|()| self.finish_part());
+        match result {
+            Ok(()) => Ok(std::mem::take(&mut self.written)),
+            Err(e) => {
+                self.abandon();
+                Err(e)
+            }
+        }
+    }
+
+    fn finish_part(&mut self) -> Result<()> {
+        if let Some(part) = self.part.take() {
+            let (rows, bytes) = part.finish(&self.dir)?;
+            self.written.files += 1;
+            self.written.rows += rows;
+            self.written.bytes += bytes;
+        }
+        self.encoded_newest = i64::MIN;
+        Ok(())
+    }
+
+    /// Drops the rows not yet in place; the temporary file is removed (best
+    /// effort: a leftover is removed by the next start anyway).
+    pub fn abandon(mut self) {
+        if let Some(part) = self.part.take() {
+            drop(part.encoder);
+            let _ = std::fs::remove_file(&part.temp);
+        }
+    }
+}
+
+impl Part {
+    /// Creates a temporary file in `dir` (created if needed) for rows of `schema`.
+    fn create(dir: &Path, schema: &SchemaRef, settings: &Settings) -> Result<Self> {
         create_dir_durably(dir)?;
         let name = file_name(settings.format);
         let temp = dir.join(format!(".{name}{TEMP_SUFFIX}"));
         let target = dir.join(&name);
-        let written = write_temp(&temp, &batch, settings).inspect_err(|_| {
-            // Best effort: a leftover is removed by the next start anyway.
-            let _ = std::fs::remove_file(&temp);
-        })?;
+        let file = File::create(&temp).map_err(Error::io("creating", &temp))?;
+        let out = BufWriter::with_capacity(1 << 20, file);
+        let encoder = match settings.format {
+            FileFormat::Parquet => {
+                // The schema of the batches `write` will pass on.
+                let schema =
+                    super::compat::without_empty_structs(RecordBatch::new_empty(schema.clone()))?
+                        .schema();
+                let properties = properties(settings, &schema)?;
+                let writer = ArrowWriter::try_new(out, schema, Some(properties))
+                    .map_err(parquet_error(&temp))?;
+                Encoder::Parquet(writer)
+            }
+            FileFormat::Arrow => {
+                let options =
+                    IpcWriteOptions::default().try_with_compression(Some(CompressionType::ZSTD))?;
+                Encoder::Arrow {
+                    writer: FileWriter::try_new_with_options(out, schema, options)?,
+                    gather: BatchCoalescer::new(schema.clone(), settings.row_group_rows),
+                }
+            }
+        };
+        Ok(Part {
+            temp,
+            target,
+            rows: 0,
+            encoder,
+        })
+    }
+
+    fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows() as u64;
+        match &mut self.encoder {
+            Encoder::Parquet(writer) => {
+                let batch = super::compat::without_empty_structs(batch)?;
+                writer.write(&batch).map_err(parquet_error(&self.temp))
+            }
+            Encoder::Arrow { writer, gather } => {
+                gather.push_batch(batch)?;
+                while let Some(batch) = gather.next_completed_batch() {
+                    writer.write(&batch)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Finishes the file, fsyncs it and renames it into place: (rows, bytes).
+    fn finish(self, dir: &Path) -> Result<(u64, u64)> {
+        let Part {
+            temp,
+            target,
+            rows,
+            encoder,
+        } = self;
+        let bytes = finish_encoder(encoder, &temp)
+            .and_then(|out| {
+                let file = out
+                    .into_inner()
+                    .map_err(|e| Error::io("writing", &temp)(e.into_error()))?;
+                file.sync_all().map_err(Error::io("syncing", &temp))?;
+                Ok(file
+                    .metadata()
+                    .map_err(Error::io("reading size of", &temp))?
+                    .len())
+            })
+            .inspect_err(|_| {
+                // Best effort: a leftover is removed by the next start anyway.
+                let _ = std::fs::remove_file(&temp);
+            })?;
         std::fs::rename(&temp, &target).map_err(Error::io("renaming into place", &target))?;
         sync_dir(dir)?;
-        Ok(Written {
-            rows: batch.num_rows(),
-            bytes: written,
-        })
+        Ok((rows, bytes))
     }
 }
 
-/// `batch` in `ts` order (stable; a no-op copy-free when already sorted).
+fn finish_encoder(encoder: Encoder, temp: &Path) -> Result<BufWriter<File>> {
+    match encoder {
+        Encoder::Parquet(writer) => writer.into_inner().map_err(parquet_error(temp)),
+        Encoder::Arrow {
+            mut writer,
+            mut gather,
+        } => {
+            gather.finish_buffered_batch()?;
+            while let Some(batch) = gather.next_completed_batch() {
+                writer.write(&batch)?;
+            }
+            writer.finish()?;
+            Ok(writer.into_inner()?)
+        }
+    }
+}
+
+fn parquet_error(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> Error {
+    let path = path.to_path_buf();
+    move |source| Error::Parquet { path, source }
+}
+
+/// `batch` in `ts` order (stable; the batch itself, no copy, when already sorted).
 fn sort_by_ts(event: &str, batch: RecordBatch) -> Result<RecordBatch> {
     let ts = ts_values(event, &batch)?;
     if ts.is_sorted() {
@@ -124,60 +326,17 @@ fn file_name(format: FileFormat) -> String {
     )
 }
 
-/// Writes and fsyncs `path`; returns its size.
-fn write_temp(path: &Path, batch: &RecordBatch, settings: &Settings) -> Result<u64> {
-    let file = File::create(path).map_err(Error::io("creating", path))?;
-    let out = BufWriter::with_capacity(1 << 20, file);
-    let file = match settings.format {
-        FileFormat::Parquet => {
-            let batch = &super::compat::without_empty_structs(batch.clone())?;
-            let parquet_error = |source| Error::Parquet {
-                path: path.to_path_buf(),
-                source,
-            };
-            let mut writer =
-                ArrowWriter::try_new(out, batch.schema(), Some(properties(settings, batch)?))
-                    .map_err(parquet_error)?;
-            writer.write(batch).map_err(parquet_error)?;
-            writer.into_inner().map_err(parquet_error)?
-        }
-        FileFormat::Arrow => {
-            let options =
-                IpcWriteOptions::default().try_with_compression(Some(CompressionType::ZSTD))?;
-            let mut writer = FileWriter::try_new_with_options(out, &batch.schema(), options)?;
-            // Row-group-sized record batches, so readers can stream the file.
-            let mut offset = 0;
-            while offset < batch.num_rows() {
-                let len = settings.row_group_rows.min(batch.num_rows() - offset);
-                writer.write(&batch.slice(offset, len))?;
-                offset += len;
-            }
-            writer.finish()?;
-            writer.into_inner()?
-        }
-    };
-    let file = file
-        .into_inner()
-        .map_err(|e| Error::io("writing", path)(e.into_error()))?;
-    file.sync_all().map_err(Error::io("syncing", path))?;
-    let size = file
-        .metadata()
-        .map_err(Error::io("reading size of", path))?
-        .len();
-    Ok(size)
-}
-
-/// Writer settings for `batch`: dictionary encoding for strings (class
+/// Writer settings for rows of `schema`: dictionary encoding for strings (class
 /// names, process names, dictionary columns), plain encoding for fixed-width
 /// columns, whose runs zstd compresses as well: interning every integer of
 /// every row was most of the write time. `ts` (sorted) is delta-encoded.
-fn properties(settings: &Settings, batch: &RecordBatch) -> Result<WriterProperties> {
+fn properties(settings: &Settings, schema: &SchemaRef) -> Result<WriterProperties> {
     let level = ZstdLevel::try_new(settings.zstd_level).map_err(|e| Error::Config {
         field: "zstd_level".into(),
         reason: e.to_string(),
     })?;
     let mut builder = WriterProperties::builder();
-    for field in batch.schema_ref().fields() {
+    for field in schema.fields() {
         if field.data_type().is_primitive() {
             let path = ColumnPath::from(field.name().as_str());
             builder = builder.set_column_dictionary_enabled(path, false);

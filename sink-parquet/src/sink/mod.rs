@@ -1,10 +1,12 @@
-//! The sink: routes rows to one open file per (table, partition, trace) and
-//! closes files when they are full, old, complete (watermark) or flushed.
+//! The sink: routes rows to one open file per (table, partition, trace),
+//! hands them to the writer threads, and closes files when they are full,
+//! old, complete (watermark) or flushed.
 
 mod compat;
 mod file;
 mod losses;
 pub(crate) mod partition;
+mod writers;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,8 +20,8 @@ use trawl_core::{Message, Sink, Watermark, envelope};
 
 use crate::config::{ParquetSinkConfig, Settings};
 use crate::error::{Error, Result};
-use file::OpenFile;
 use partition::{LOSSES_TABLE, Partitioner, table_name};
+use writers::{Done, FileId, Writers};
 
 pub(crate) use file::is_data_file;
 
@@ -49,6 +51,20 @@ struct FileKey {
     domain: String,
 }
 
+/// A file being written, as the sink sees it (its writer thread has the rest).
+#[derive(Debug)]
+struct OpenFile {
+    id: FileId,
+    /// The writer thread encoding it.
+    thread: usize,
+    schema: SchemaRef,
+    rows: usize,
+    bytes: usize,
+    opened: Instant,
+    /// End (ns, exclusive) of the file's time partition, if time partitions.
+    bucket_end: Option<i64>,
+}
+
 /// Writes [`Message`]s into partitioned, rolling, atomically visible
 /// Parquet (or Arrow IPC) files; see the crate documentation.
 ///
@@ -61,14 +77,17 @@ pub struct ParquetSink {
     settings: Settings,
     partitioner: Partitioner,
     open: HashMap<FileKey, OpenFile>,
-    buffered_bytes: usize,
+    /// Files asked to close and not yet renamed into place, with their rows.
+    closing: HashMap<FileId, usize>,
+    writers: Writers,
+    next_id: FileId,
     last_age_check: Instant,
     stats: SinkStats,
 }
 
 impl ParquetSink {
-    /// Validates `config`, creates the data directory and removes temporary
-    /// files that a crashed writer left behind.
+    /// Validates `config`, creates the data directory, removes temporary
+    /// files that a crashed writer left behind and starts the writer threads.
     pub fn new(config: ParquetSinkConfig) -> Result<Self> {
         let settings = config.settings("")?;
         std::fs::create_dir_all(&settings.path)
@@ -76,9 +95,11 @@ impl ParquetSink {
         file::remove_stale_temp_files(&settings.path)?;
         Ok(ParquetSink {
             partitioner: Partitioner::new(&settings.partition_by),
+            writers: Writers::start(settings.write_threads, &settings)?,
             settings,
             open: HashMap::new(),
-            buffered_bytes: 0,
+            closing: HashMap::new(),
+            next_id: 0,
             last_age_check: Instant::now(),
             stats: SinkStats::default(),
         })
@@ -86,14 +107,19 @@ impl ParquetSink {
 
     /// What has been written so far.
     pub fn stats(&self) -> SinkStats {
+        let open = self.open.values().map(|f| f.rows);
+        let buffered = open.chain(self.closing.values().copied()).sum::<usize>();
         SinkStats {
-            buffered_rows: self.open.values().map(|f| f.rows as u64).sum(),
+            buffered_rows: buffered as u64,
             ..self.stats
         }
     }
 
     /// Takes one message (the [`Sink`] contract, with this crate's error).
     pub fn write(&mut self, msg: Message) -> Result<()> {
+        while let Some(done) = self.writers.try_done() {
+            self.ended(done)?;
+        }
         match msg {
             Message::Events(events) => self.write_events(events.batch)?,
             Message::Loss(loss) => {
@@ -105,16 +131,36 @@ impl ParquetSink {
             // Container records get their own dataset with the enrichment issue.
             Message::Containers(_) => {}
         }
-        self.enforce_limits()
+        self.close_old()
     }
 
-    /// Closes every open file: everything consumed so far is durable.
+    /// Closes every open file and waits until each is in place (or failed):
+    /// everything consumed so far is durable. Returns the first failure.
     pub fn close_all(&mut self) -> Result<()> {
         let keys: Vec<FileKey> = self.open.keys().cloned().collect();
+        let mut first_error = None;
         for key in keys {
-            self.close(&key)?;
+            if let Err(e) = self.close(&key) {
+                first_error.get_or_insert(e);
+            }
         }
-        Ok(())
+        if let Err(e) = self.wait_closing() {
+            first_error.get_or_insert(e);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Waits until the files already closing (full, old, complete) are in
+    /// place (or failed); open files stay open. Returns the first failure.
+    pub fn wait_closing(&mut self) -> Result<()> {
+        let mut first_error = None;
+        while !self.closing.is_empty() {
+            let done = self.writers.wait_done()?;
+            if let Err(e) = self.ended(done) {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     fn write_events(&mut self, batch: RecordBatch) -> Result<()> {
@@ -151,7 +197,8 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Appends rows of one time partition; a schema change closes the open file first.
+    /// Appends rows of one time partition (`ts` is one of its times); a
+    /// schema change closes the open file first.
     fn append(
         &mut self,
         table: &str,
@@ -174,19 +221,34 @@ impl ParquetSink {
         {
             self.close(&key)?;
         }
-        let bucket_end = self.partitioner.bucket_end(ts);
         let mut rest = batch;
         while rest.num_rows() > 0 {
-            let open = self
-                .open
-                .entry(key.clone())
-                .or_insert_with(|| OpenFile::new(schema.clone(), bucket_end));
+            if !self.open.contains_key(&key) {
+                let id = self.next_id;
+                self.next_id += 1;
+                let dir = self.settings.path.join(&key.dir);
+                let thread = self.writers.open(id, table, dir, schema.clone())?;
+                let file = OpenFile {
+                    id,
+                    thread,
+                    schema: schema.clone(),
+                    rows: 0,
+                    bytes: 0,
+                    opened: Instant::now(),
+                    bucket_end: self.partitioner.bucket_end(ts),
+                };
+                self.open.insert(key.clone(), file);
+            }
+            let Some(open) = self.open.get_mut(&key) else {
+                unreachable!("inserted above");
+            };
             // Never more than `max_rows` in a file: split the batch (no copy).
             let take = rest.num_rows().min(self.settings.max_rows - open.rows);
-            let before = open.bytes;
-            open.push(rest.slice(0, take));
+            let rows = rest.slice(0, take);
             rest = rest.slice(take, rest.num_rows() - take);
-            self.buffered_bytes += open.bytes - before;
+            open.rows += take;
+            open.bytes += rows.get_array_memory_size();
+            self.writers.write(open.thread, open.id, rows)?;
             if open.rows >= self.settings.max_rows || open.bytes >= self.settings.max_bytes {
                 self.close(&key)?;
             }
@@ -212,42 +274,43 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Memory bound (largest files first) and age.
-    fn enforce_limits(&mut self) -> Result<()> {
-        while self.buffered_bytes > self.settings.max_buffered_bytes {
-            let Some(key) = self
-                .open
-                .iter()
-                .max_by_key(|(_, f)| f.bytes)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            self.close(&key)?;
+    /// Closes the files open for `max_age` (checked once a second).
+    fn close_old(&mut self) -> Result<()> {
+        if self.last_age_check.elapsed() < AGE_CHECK_INTERVAL {
+            return Ok(());
         }
-        if self.last_age_check.elapsed() >= AGE_CHECK_INTERVAL {
-            self.last_age_check = Instant::now();
-            let old: Vec<FileKey> = self
-                .open
-                .iter()
-                .filter(|(_, f)| f.opened.elapsed() >= self.settings.max_age)
-                .map(|(k, _)| k.clone())
-                .collect();
-            for key in old {
-                self.close(&key)?;
-            }
+        self.last_age_check = Instant::now();
+        let old: Vec<FileKey> = self
+            .open
+            .iter()
+            .filter(|(_, f)| f.opened.elapsed() >= self.settings.max_age)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in old {
+            self.close(&key)?;
         }
         Ok(())
     }
 
+    /// Asks the file's thread to finish it; [`ParquetSink::ended`] counts it.
     fn close(&mut self, key: &FileKey) -> Result<()> {
         let Some(open) = self.open.remove(key) else {
             return Ok(());
         };
-        self.buffered_bytes = self.buffered_bytes.saturating_sub(open.bytes);
-        let written = open.write(&self.settings.path.join(&key.dir), &self.settings)?;
-        self.stats.files += 1;
-        self.stats.rows += written.rows as u64;
+        self.closing.insert(open.id, open.rows);
+        self.writers.close(open.thread, open.id)
+    }
+
+    /// A file is in place, or failed: then its rows are lost, and the error
+    /// says which file and why.
+    fn ended(&mut self, done: Done) -> Result<()> {
+        if self.closing.remove(&done.id).is_none() {
+            // It failed while open: the next rows of its key start a new file.
+            self.open.retain(|_, f| f.id != done.id);
+        }
+        let written = done.result?;
+        self.stats.files += written.files;
+        self.stats.rows += written.rows;
         self.stats.bytes += written.bytes;
         Ok(())
     }
