@@ -145,6 +145,37 @@ fn example_config_is_valid() {
     );
 }
 
+#[test]
+fn example_config_with_every_commented_stage_is_valid() {
+    // The commented stages document every option with its default: they
+    // must stay valid as options change.
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pipeline.toml");
+    let text = std::fs::read_to_string(&example).unwrap();
+    let (head, more) = text.split_once("# ~~~ More stages").unwrap();
+    let uncommented: String = more
+        .lines()
+        .skip_while(|l| !l.is_empty())
+        .map(|l| l.strip_prefix("# ").unwrap_or(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let config = dir.path().join("all.toml");
+    let paths = example.parent().unwrap().display().to_string();
+    let head = head.replace("\"../../../", &format!("\"{paths}/../../../"));
+    std::fs::write(&config, format!("{head}{uncommented}")).unwrap();
+    let out = trawl(&["validate", config.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(": ok: 3 sources, 2 transforms, 4 sinks, 7 edges\n"),
+        "{stdout}"
+    );
+}
+
 /// A `[runner]` + `lttng` → `jsonl` config.
 fn jsonl_pipeline(trace: &Path, out: &Path, runner: &str, batch_rows: usize) -> String {
     format!(

@@ -19,8 +19,8 @@ pub const DEFAULT_MAX_ROWS: u64 = 1 << 20;
 pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
 /// Default [`ParquetSinkConfig::max_age_secs`]: seconds a file stays open.
 pub const DEFAULT_MAX_AGE_SECS: u64 = 60;
-/// Default [`ParquetSinkConfig::max_buffered_bytes`]: Arrow bytes of rows not yet encoded (64 MiB).
-pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 64 << 20;
+/// Default [`ParquetSinkConfig::max_buffered_bytes`]: Arrow bytes of rows not yet encoded (16 MiB).
+pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 16 << 20;
 /// Default [`ParquetSinkConfig::write_threads`].
 pub const DEFAULT_WRITE_THREADS: u64 = 2;
 /// Most [`ParquetSinkConfig::write_threads`] (a typo should not start a million threads).

@@ -7,11 +7,17 @@
 //! hive-partitioned (`host=web-1/date=2024-05-01/hour=13/` by default), plus
 //! a `losses` dataset for [`Loss`](trawl_core::Loss) rows:
 //!
-//! - a file's rows are buffered, sorted by `ts` and written when the file
-//!   reaches `max_rows` or `max_bytes`, is `max_age_secs` old, its time
-//!   partition is complete (a watermark passed its end), its table's schema
-//!   changes, the sink buffers more than `max_buffered_bytes`, or on
-//!   [`flush`](trawl_core::Sink::flush);
+//! - a file's rows are encoded by a writer thread as they arrive, a row
+//!   group at a time (rows within one row group are sorted by `ts`; a row
+//!   older than rows already encoded starts a new file, so that every file
+//!   is sorted by `ts`); rows not yet encoded take at most
+//!   `max_buffered_bytes` (above it the sink waits: backpressure), so memory
+//!   does not grow with the input;
+//! - a file is closed when it reaches `max_rows` or `max_bytes`, is
+//!   `max_age_secs` old, its time partition is complete (a watermark passed
+//!   its end), its table's schema changes, or on
+//!   [`flush`](trawl_core::Sink::flush), which returns once every file is in
+//!   place;
 //! - Parquet files are zstd-compressed (strings dictionary-encoded, `ts`
 //!   delta-encoded) with row-group and page statistics, so a `ts` range
 //!   reads only the row groups it needs;

@@ -145,7 +145,7 @@ struct Queue {
     watermark: i64,
 }
 
-/// The container join (see the [module docs](self)).
+/// The container join (see the [crate documentation](crate)).
 #[derive(Debug)]
 pub struct Enricher {
     hold: i64,

@@ -14,6 +14,9 @@ use trawl_source_lttng::live::{
 };
 use trawl_source_lttng::trace_dir::{TraceDirSource, TraceDirSourceBuilder};
 
+/// Decoded messages waiting for the sink.
+const DECODED_AHEAD: usize = 2;
+
 /// Arguments of `trawl convert`.
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
@@ -56,13 +59,27 @@ pub(super) fn run(args: ConvertArgs) -> Result<ExitCode, Box<dyn std::error::Err
         Some(urls) => Input::live(urls)?,
         None => Input::Dirs(TraceDirSourceBuilder::new(args.inputs.clone()).build()?),
     };
+    // Decoding runs on its own thread, a few batches ahead of the sink: it
+    // goes on while the sink waits for its writer threads.
+    let (decoded, messages) = std::sync::mpsc::sync_channel::<Message>(DECODED_AHEAD);
+    let decoder = std::thread::Builder::new().name("decode".into()).spawn(
+        move || -> trawl_core::Result<usize> {
+            let mut errors = 0;
+            loop {
+                let msg = source.next_message()?;
+                errors += source.report_errors();
+                // The end, or the sink stopped (its error is reported).
+                let Some(msg) = msg else { return Ok(errors) };
+                if decoded.send(msg).is_err() {
+                    return Ok(errors);
+                }
+            }
+        },
+    )?;
     let live = std::io::stderr().is_terminal();
     let mut last_report = Instant::now();
-    let (mut events, mut discarded, mut lost_packets, mut errors) = (0u64, 0u64, 0u64, 0usize);
-    loop {
-        let msg = source.next_message()?;
-        errors += source.report_errors();
-        let Some(msg) = msg else { break };
+    let (mut events, mut discarded, mut lost_packets) = (0u64, 0u64, 0u64);
+    for msg in messages {
         match &msg {
             Message::Events(b) => events += b.batch.num_rows() as u64,
             Message::Loss(l) => {
@@ -81,6 +98,9 @@ pub(super) fn run(args: ConvertArgs) -> Result<ExitCode, Box<dyn std::error::Err
             );
         }
     }
+    let errors = decoder
+        .join()
+        .map_err(|_| "the decoding thread panicked")??;
     sink.flush()?;
     let stats = sink.stats();
     let secs = started.elapsed().as_secs_f64();

@@ -21,6 +21,7 @@ use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+use trawl_core::envelope;
 
 use super::partition::ts_values;
 use crate::config::{FileFormat, Settings};
@@ -67,8 +68,9 @@ struct Part {
 /// The rows of a data file: encoded a row group at a time into a hidden
 /// temporary file, renamed into place by [`DataFile::finish`].
 ///
-/// Rows wait in a window of up to a row group before they are encoded:
-/// out-of-order rows within it are sorted. A row older than one already
+/// Rows wait in a window of up to a row group before they are encoded
+/// (less when the sink's memory budget is spent: then every window is
+/// encoded): out-of-order rows within it are sorted. A row older than one already
 /// encoded (rows far out of order: two sources feeding one table, losses of
 /// several streams) makes the file end there and a new one start, so that
 /// every file is sorted by `ts`, as the catalog declares.
@@ -305,7 +307,7 @@ fn sort_by_ts(event: &str, batch: RecordBatch) -> Result<RecordBatch> {
         return Ok(batch);
     }
     let column = batch
-        .column_by_name(trawl_core::envelope::TS)
+        .column_by_name(envelope::TS)
         .ok_or_else(|| Error::BadBatch {
             event: event.into(),
             reason: "no ts column".into(),
@@ -342,12 +344,18 @@ fn properties(settings: &Settings, schema: &SchemaRef) -> Result<WriterPropertie
             builder = builder.set_column_dictionary_enabled(path, false);
         }
     }
+    // One value per file (its table, its `host=` directory, its trace):
+    // statistics would prune nothing, and computing them compares the
+    // string of every row.
+    for name in [envelope::HOST, envelope::DOMAIN, envelope::EVENT] {
+        builder = builder.set_column_statistics_enabled(name.into(), EnabledStatistics::None);
+    }
     Ok(builder
         .set_column_encoding(
-            ColumnPath::from(trawl_core::envelope::TS),
+            ColumnPath::from(envelope::TS),
             Encoding::DELTA_BINARY_PACKED,
         )
-        .set_column_dictionary_enabled(ColumnPath::from(trawl_core::envelope::TS), false)
+        .set_column_dictionary_enabled(ColumnPath::from(envelope::TS), false)
         .set_compression(Compression::ZSTD(level))
         .set_dictionary_enabled(true)
         // Row-group and page statistics: a `ts` range skips row groups and pages.

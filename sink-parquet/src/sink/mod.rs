@@ -55,8 +55,6 @@ struct FileKey {
 #[derive(Debug)]
 struct OpenFile {
     id: FileId,
-    /// The writer thread encoding it.
-    thread: usize,
     schema: SchemaRef,
     rows: usize,
     bytes: usize,
@@ -227,10 +225,9 @@ impl ParquetSink {
                 let id = self.next_id;
                 self.next_id += 1;
                 let dir = self.settings.path.join(&key.dir);
-                let thread = self.writers.open(id, table, dir, schema.clone())?;
+                self.writers.open(id, table, dir, schema.clone())?;
                 let file = OpenFile {
                     id,
-                    thread,
                     schema: schema.clone(),
                     rows: 0,
                     bytes: 0,
@@ -248,7 +245,7 @@ impl ParquetSink {
             rest = rest.slice(take, rest.num_rows() - take);
             open.rows += take;
             open.bytes += rows.get_array_memory_size();
-            self.writers.write(open.thread, open.id, rows)?;
+            self.writers.write(open.id, rows)?;
             if open.rows >= self.settings.max_rows || open.bytes >= self.settings.max_bytes {
                 self.close(&key)?;
             }
@@ -298,7 +295,7 @@ impl ParquetSink {
             return Ok(());
         };
         self.closing.insert(open.id, open.rows);
-        self.writers.close(open.thread, open.id)
+        self.writers.close(open.id)
     }
 
     /// A file is in place, or failed: then its rows are lost, and the error

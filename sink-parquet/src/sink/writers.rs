@@ -120,8 +120,10 @@ pub(crate) struct Writers {
     done: Receiver<Done>,
     budget: Arc<Budget>,
     threads: Vec<JoinHandle<()>>,
-    /// Where the next file goes (round robin).
-    next: usize,
+    /// The thread of each file not yet ended.
+    thread_of: HashMap<FileId, usize>,
+    /// Files not yet ended, per thread.
+    load: Vec<usize>,
 }
 
 impl Writers {
@@ -151,20 +153,18 @@ impl Writers {
             done,
             budget,
             threads,
-            next: 0,
+            thread_of: HashMap::new(),
+            load: vec![0; count],
         })
     }
 
-    /// Opens file `id` of `table` in `dir` on the next thread; returns that thread.
-    pub fn open(
-        &mut self,
-        id: FileId,
-        table: &str,
-        dir: PathBuf,
-        schema: SchemaRef,
-    ) -> Result<usize> {
-        let thread = self.next % self.jobs.len();
-        self.next = self.next.wrapping_add(1);
+    /// Opens file `id` of `table` in `dir` on the thread with the fewest files.
+    pub fn open(&mut self, id: FileId, table: &str, dir: PathBuf, schema: SchemaRef) -> Result<()> {
+        let thread = (0..self.load.len())
+            .min_by_key(|&t| self.load[t])
+            .unwrap_or_default();
+        self.load[thread] += 1;
+        self.thread_of.insert(id, thread);
         let table = table.to_string();
         self.send(
             thread,
@@ -174,13 +174,13 @@ impl Writers {
                 dir,
                 schema,
             },
-        )?;
-        Ok(thread)
+        )
     }
 
     /// Hands rows of file `id` to its thread; when the budget is spent,
     /// first has every thread encode what waits and waits for it.
-    pub fn write(&self, thread: usize, id: FileId, batch: RecordBatch) -> Result<()> {
+    pub fn write(&self, id: FileId, batch: RecordBatch) -> Result<()> {
+        let thread = self.thread(id);
         let bytes = batch.get_array_memory_size();
         if !self.budget.try_take(bytes) {
             for thread in 0..self.jobs.len() {
@@ -193,18 +193,34 @@ impl Writers {
     }
 
     /// Asks file `id`'s thread to finish it; a [`Done`] follows.
-    pub fn close(&self, thread: usize, id: FileId) -> Result<()> {
-        self.send(thread, Job::Close { id })
+    pub fn close(&self, id: FileId) -> Result<()> {
+        self.send(self.thread(id), Job::Close { id })
     }
 
     /// A file that ended since the last call, without waiting.
-    pub fn try_done(&self) -> Option<Done> {
-        self.done.try_recv().ok()
+    pub fn try_done(&mut self) -> Option<Done> {
+        let done = self.done.try_recv().ok()?;
+        Some(self.ended(done))
     }
 
     /// The next file to end, waiting for it.
-    pub fn wait_done(&self) -> Result<Done> {
-        self.done.recv().map_err(|_| Error::WriterStopped)
+    pub fn wait_done(&mut self) -> Result<Done> {
+        let done = self.done.recv().map_err(|_| Error::WriterStopped)?;
+        Ok(self.ended(done))
+    }
+
+    fn ended(&mut self, done: Done) -> Done {
+        if let Some(thread) = self.thread_of.remove(&done.id) {
+            self.load[thread] -= 1;
+        }
+        done
+    }
+
+    /// The thread of file `id`. A file that failed is gone before the sink
+    /// closes it (its failure is reported): its thread skips its jobs, any
+    /// thread does.
+    fn thread(&self, id: FileId) -> usize {
+        self.thread_of.get(&id).copied().unwrap_or_default()
     }
 
     fn send(&self, thread: usize, job: Job) -> Result<()> {
