@@ -9,7 +9,8 @@
 //!   Docker is tried again; Kubernetes identity from the CRI labels. A
 //!   static file ([`ContainerFile`]) serves traces read offline.
 //! - **The join** ([`Enricher`], a `trawl_core::Transform`): by namespace
-//!   inode on the same host, and by thread for kernel events; adds
+//!   inode on the same host, and by thread for kernel events (the `tid`
+//!   context, else the thread `sched_switch` put on the event's CPU); adds
 //!   `container_id`, `container_name`, `container_image`, `k8s_namespace`,
 //!   `k8s_pod`, `k8s_container` to every event batch.
 //!

@@ -153,16 +153,26 @@ fn example_config_with_every_commented_stage_is_valid() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pipeline.toml");
     let text = std::fs::read_to_string(&example).unwrap();
     let (head, more) = text.split_once("# ~~~ More stages").unwrap();
+    // Commented TOML (`# [table]`, `# key = value`, `# # note`) is
+    // uncommented; prose stays a comment.
+    let is_toml = |rest: &str| {
+        rest.starts_with(['[', '#'])
+            || rest
+                .split_once(" = ")
+                .is_some_and(|(key, _)| key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    };
     let uncommented: String = more
         .lines()
-        .skip_while(|l| !l.is_empty())
-        .map(|l| l.strip_prefix("# ").unwrap_or(l))
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest) if is_toml(rest) => rest,
+            _ => l,
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     let config = dir.path().join("all.toml");
     let paths = example.parent().unwrap().display().to_string();
     let head = head.replace("\"../../../", &format!("\"{paths}/../../../"));
-    std::fs::write(&config, format!("{head}{uncommented}")).unwrap();
+    std::fs::write(&config, format!("{head}# ~~~ More stages{uncommented}")).unwrap();
     let out = trawl(&["validate", config.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -14,7 +14,7 @@ use arrow_buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, Schema};
 use trawl_core::{containers, envelope};
 
-use super::state::{Code, HOST, HostState, IntMap, KINDS, NO_KEY, PID, UNKNOWN};
+use super::state::{Code, HOST, HostState, IntMap, KINDS, NO_KEY, PID, Running, UNKNOWN};
 
 /// Namespace context columns, in [`KINDS`] order.
 const NS_COLUMNS: [&str; KINDS] = [
@@ -84,6 +84,19 @@ pub(crate) fn learn(state: &mut HostState, batch: &RecordBatch) -> bool {
     // `payload_tid` (and `tid` is the thread that wrote the event).
     let subject = || i32s("payload_tid").or_else(|| i32s("tid"));
     match event.as_str() {
+        "sched_switch" => {
+            let (Some(cpu), Some(next), Some(ts)) =
+                (u32s(envelope::CPU), i32s("next_tid"), ts_column(batch))
+            else {
+                return false;
+            };
+            for i in 0..n {
+                if let (Some(cpu), Some(tid)) = (at(&cpu, i), at(&next, i)) {
+                    state.switched(cpu, ts.value(i), tid);
+                }
+            }
+            n > 0
+        }
         "sched_process_fork" => {
             let (Some(child), parent) = (i32s("child_tid"), i32s("parent_tid")) else {
                 return false;
@@ -300,6 +313,34 @@ pub(crate) fn resolve(state: &HostState, batch: &RecordBatch) -> Resolution {
             },
             tid_at,
             |&tid, i| resolve(tid, ts_at(i)),
+        );
+    }
+    let kernel = batch
+        .schema_ref()
+        .metadata()
+        .get(envelope::META_DOMAIN)
+        .is_some_and(|d| d == "kernel");
+    if let (true, Some(cpu), Some(ts)) = (kernel, column_as::<UInt32Type>(batch, envelope::CPU), ts)
+    {
+        // A kernel event without any thread column (no `tid` context): the
+        // thread `sched_switch` put on its CPU.
+        let running_at =
+            |i| at(&cpu, i).map_or(Running::Unknowable, |c| state.running_at(c, ts.value(i)));
+        let resolve = |running: Running, ts| match running {
+            Running::Thread(tid) => state.resolve_tid(tid, ts),
+            Running::Unknowable => (NO_KEY, true),
+            Running::NotYet => (UNKNOWN, true),
+        };
+        return run(
+            n,
+            running_at,
+            |&running| {
+                Some(resolve(running, 0))
+                    .filter(|&(_, timeless)| timeless)
+                    .map(|(code, _)| code)
+            },
+            running_at,
+            |&running, i| resolve(running, ts_at(i)),
         );
     }
     run(n, |_| (), |_| Some(NO_KEY), |_| (), |_, _| (NO_KEY, true))

@@ -20,7 +20,12 @@
 //! parent's other namespaces), the `lttng_statedump_process_{pid,net,mnt,cgroup}_ns`
 //! events (the innermost pid-namespace level) and the pids the watcher
 //! reports; `sched_process_exit` ends a thread after the grace period
-//! (`exec` keeps its tid, so nothing changes).
+//! (`exec` keeps its tid, so nothing changes). Kernel events without any
+//! thread column (no `tid` context) take the thread `sched_switch` put on
+//! their CPU; they wait (like rows of an unknown container) until a later
+//! switch on that CPU or the kernel trace's watermark shows no switch in
+//! between can still arrive. Events before a CPU's first switch stay
+//! unenriched.
 //!
 //! # Waiting for late records
 //!
@@ -224,6 +229,9 @@ impl Enricher {
     fn on_watermark(&mut self, w: Watermark, out: &mut Vec<Message>) -> trawl_core::Result<()> {
         let state = self.hosts.entry(w.host.clone()).or_default();
         state.watermark = state.watermark.max(w.ts);
+        if w.domain == "kernel" {
+            state.kernel_watermark = state.kernel_watermark.max(w.ts);
+        }
         state.purge(self.grace);
         let key = (w.host.clone(), w.domain.clone());
         match self.queues.get_mut(&key) {

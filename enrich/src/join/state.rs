@@ -94,8 +94,23 @@ pub(crate) struct HostState {
     by_ns: [IntMap<u32, Vec<u32>>; KINDS],
     host_ns: [Option<u32>; KINDS],
     pub(crate) threads: IntMap<i32, Thread>,
+    /// Per CPU, the threads `sched_switch` put on it, in time order.
+    switches: IntMap<u32, Vec<(i64, i32)>>,
     /// The latest watermark of any of the host's traces.
     pub(crate) watermark: i64,
+    /// The latest watermark of the host's kernel trace: every
+    /// `sched_switch` before it has been seen.
+    pub(crate) kernel_watermark: i64,
+}
+
+/// Which thread ran on a CPU at some time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Running {
+    Thread(i32),
+    /// No switch to it is in the trace (it ran since before the trace began).
+    Unknowable,
+    /// A switch may still arrive (the kernel trace's watermark is behind).
+    NotYet,
 }
 
 fn key_of(ns: &Namespaces) -> NsKey {
@@ -205,6 +220,11 @@ impl HostState {
         }
         self.threads
             .retain(|_, t| t.exited_at.is_none_or(|at| at >= limit));
+        // Keep the last switch before the limit: its thread still runs.
+        for timeline in self.switches.values_mut() {
+            let before = timeline.partition_point(|&(t, _)| t < limit);
+            timeline.drain(..before.saturating_sub(1));
+        }
     }
 
     /// The container a `pid_ns` inode names whatever the row's other
@@ -278,6 +298,28 @@ impl HostState {
             .iter()
             .any(|&s| slot(s).is_some_and(|c| c.started_at <= ts));
         (!overlapping).then_some(slots[at])
+    }
+
+    /// `sched_switch` put `tid` on `cpu` at `ts`.
+    pub(crate) fn switched(&mut self, cpu: u32, ts: i64, tid: i32) {
+        let timeline = self.switches.entry(cpu).or_default();
+        // Switches come in time order; a late one is put in its place.
+        let at = timeline.partition_point(|&(t, _)| t <= ts);
+        timeline.insert(at, (ts, tid));
+    }
+
+    /// The thread on `cpu` at `ts`. Known once a later switch on that CPU
+    /// or the kernel trace's watermark shows that no switch in between can
+    /// still arrive (sources deliver each class's rows in time order).
+    pub(crate) fn running_at(&self, cpu: u32, ts: i64) -> Running {
+        let timeline = self.switches.get(&cpu).map_or(&[][..], Vec::as_slice);
+        let after = timeline.partition_point(|&(t, _)| t <= ts);
+        let closed = after < timeline.len() || ts < self.kernel_watermark;
+        match (after.checked_sub(1).map(|i| timeline[i].1), closed) {
+            (_, false) => Running::NotYet,
+            (Some(tid), true) => Running::Thread(tid),
+            (None, true) => Running::Unknowable,
+        }
     }
 
     /// What a kernel thread belongs to at `ts` (see [`HostState::resolve`]).
@@ -380,6 +422,31 @@ mod tests {
         h.apply(&record("c", Change::Started, 13, 22));
         assert_eq!(h.resolve(&[14, 22, 0, 0], 1000).0, UNKNOWN);
         assert_eq!(h.slot(h.resolve(&[13, 22, 0, 0], 1000).0).unwrap().id, "c");
+    }
+
+    #[test]
+    fn the_thread_on_a_cpu_is_known_once_no_switch_can_still_come() {
+        let mut h = HostState::default();
+        h.switched(0, 100, 7);
+        h.switched(0, 300, 8);
+        // Put in place although it came late.
+        h.switched(0, 200, 9);
+        // Before the first switch, which came in time order: never known.
+        assert_eq!(h.running_at(0, 50), Running::Unknowable);
+        assert_eq!(h.running_at(1, 50), Running::NotYet);
+        assert_eq!(h.running_at(0, 150), Running::Thread(7));
+        assert_eq!(h.running_at(0, 200), Running::Thread(9));
+        // After the last switch: a later one may still arrive.
+        assert_eq!(h.running_at(0, 400), Running::NotYet);
+        h.kernel_watermark = 500;
+        assert_eq!(h.running_at(0, 400), Running::Thread(8));
+        assert_eq!(h.running_at(0, 50), Running::Unknowable);
+        assert_eq!(h.running_at(1, 50), Running::Unknowable);
+        // Purging keeps the switch whose thread still runs at the limit.
+        h.watermark = 350;
+        h.purge(100);
+        assert_eq!(h.running_at(0, 260), Running::Thread(9));
+        assert_eq!(h.running_at(0, 400), Running::Thread(8));
     }
 
     #[test]
