@@ -39,9 +39,9 @@ pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 /// dropping it loses nothing already returned, then `close` runs.
 ///
 /// A type with inherent `async fn next_message(&mut self)` and
-/// `async fn close(self)` plugs in with:
+/// `async fn close(self)` plugs in with (as `stages/lttng_live.rs` does):
 ///
-/// ```ignore
+/// ```text
 /// impl AsyncSource for LiveSource {
 ///     fn next_message(&mut self) -> LocalBoxFuture<'_, trawl_core::Result<Option<Message>>> {
 ///         Box::pin(LiveSource::next_message(self))
