@@ -72,23 +72,17 @@ impl Budget {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes `bytes` if the rows in flight stay within the limit (a batch
-    /// larger than the limit goes alone).
-    fn try_take(&self, bytes: usize) -> bool {
-        let mut state = self.lock();
-        let fits = state.used == 0 || state.used + bytes <= self.limit;
-        if fits {
-            state.used += bytes;
-        }
-        fits
-    }
-
-    /// Takes `bytes`, waiting until the rows in flight fit.
-    fn take(&self, bytes: usize) -> Result<()> {
+    /// Takes `bytes`, waiting until the rows in flight fit (a batch larger
+    /// than the limit goes alone); `before_waiting` runs once if it must wait.
+    fn take(&self, bytes: usize, before_waiting: impl FnOnce() -> Result<()>) -> Result<()> {
+        let mut before_waiting = Some(before_waiting);
         let mut state = self.lock();
         while state.used > 0 && state.used + bytes > self.limit {
             if state.stopped > 0 {
                 return Err(Error::WriterStopped);
+            }
+            if let Some(before_waiting) = before_waiting.take() {
+                before_waiting()?;
             }
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
         }
@@ -182,12 +176,9 @@ impl Writers {
     pub fn write(&self, id: FileId, batch: RecordBatch) -> Result<()> {
         let thread = self.thread(id);
         let bytes = batch.get_array_memory_size();
-        if !self.budget.try_take(bytes) {
-            for thread in 0..self.jobs.len() {
-                self.send(thread, Job::Relieve)?;
-            }
-            self.budget.take(bytes)?;
-        }
+        self.budget.take(bytes, || {
+            (0..self.jobs.len()).try_for_each(|thread| self.send(thread, Job::Relieve))
+        })?;
         self.send(thread, Job::Write { id, batch, bytes })
             .inspect_err(|_| self.budget.give(bytes))
     }
