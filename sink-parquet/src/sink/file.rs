@@ -75,6 +75,8 @@ struct Part {
 /// several streams) makes the file end there and a new one start, so that
 /// every file is sorted by `ts`, as the catalog declares.
 pub(crate) struct DataFile {
+    /// Its table (for errors).
+    table: String,
     dir: PathBuf,
     schema: SchemaRef,
     part: Option<Part>,
@@ -90,10 +92,11 @@ pub(crate) struct DataFile {
 }
 
 impl DataFile {
-    /// A data file of rows of `schema` in `dir`; nothing is created before
-    /// rows are encoded.
-    pub fn new(dir: PathBuf, schema: SchemaRef) -> Self {
+    /// A data file of `table` for rows of `schema` in `dir`; nothing is
+    /// created before rows are encoded.
+    pub fn new(table: String, dir: PathBuf, schema: SchemaRef) -> Self {
         DataFile {
+            table,
             dir,
             schema,
             part: None,
@@ -107,11 +110,11 @@ impl DataFile {
         }
     }
 
-    /// Takes rows (of `event`, for errors); encodes the window once it
+    /// Takes rows; encodes the window once it
     /// holds a row group. Returns whether it did: no row waits any more.
-    pub fn write(&mut self, event: &str, batch: RecordBatch, settings: &Settings) -> Result<bool> {
-        let batch = sort_by_ts(event, batch)?;
-        let ts = ts_values(event, &batch)?;
+    pub fn write(&mut self, batch: RecordBatch, settings: &Settings) -> Result<bool> {
+        let batch = sort_by_ts(&self.table, batch)?;
+        let ts = ts_values(&self.table, &batch)?;
         let (Some(&oldest), Some(&newest)) = (ts.first(), ts.last()) else {
             return Ok(false);
         };
@@ -123,13 +126,13 @@ impl DataFile {
         if self.window_rows < settings.row_group_rows {
             return Ok(false);
         }
-        self.encode_window(event, settings)?;
+        self.encode_window(settings)?;
         Ok(true)
     }
 
     /// Encodes the rows of the window (sorted), starting a new file first
     /// if they are older than rows already encoded.
-    pub fn encode_window(&mut self, event: &str, settings: &Settings) -> Result<()> {
+    pub fn encode_window(&mut self, settings: &Settings) -> Result<()> {
         if self.window.is_empty() {
             return Ok(());
         }
@@ -138,7 +141,7 @@ impl DataFile {
             batches
         } else {
             let all = concat_batches(&self.schema, &batches)?;
-            vec![sort_by_ts(event, all)?]
+            vec![sort_by_ts(&self.table, all)?]
         };
         if self.window_oldest < self.encoded_newest {
             self.finish_part()?;
@@ -161,9 +164,9 @@ impl DataFile {
     }
 
     /// Encodes what is left and renames the file(s) into place.
-    pub fn finish(mut self, event: &str, settings: &Settings) -> Result<Written> {
+    pub fn finish(mut self, settings: &Settings) -> Result<Written> {
         let result = self
-            .encode_window(event, settings)
+            .encode_window(settings)
             .and_then(|()| self.finish_part());
         match result {
             Ok(()) => Ok(std::mem::take(&mut self.written)),

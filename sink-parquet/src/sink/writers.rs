@@ -234,7 +234,6 @@ impl Drop for Writers {
 
 /// A file on its writer thread.
 struct Entry {
-    table: String,
     file: DataFile,
     /// Budget its window holds.
     held: usize,
@@ -260,15 +259,8 @@ fn work(jobs: &Receiver<Job>, done: &Sender<Done>, budget: Arc<Budget>, settings
                 dir,
                 schema,
             } => {
-                let file = DataFile::new(dir, schema);
-                files.insert(
-                    id,
-                    Entry {
-                        table,
-                        file,
-                        held: 0,
-                    },
-                );
+                let file = DataFile::new(table, dir, schema);
+                files.insert(id, Entry { file, held: 0 });
             }
             Job::Write { id, batch, bytes } => {
                 let Some(entry) = files.get_mut(&id) else {
@@ -277,7 +269,7 @@ fn work(jobs: &Receiver<Job>, done: &Sender<Done>, budget: Arc<Budget>, settings
                     continue;
                 };
                 entry.held += bytes;
-                match entry.file.write(&entry.table, batch, settings) {
+                match entry.file.write(batch, settings) {
                     // The window was encoded: its rows no longer count.
                     Ok(true) => budget.give(std::mem::take(&mut entry.held)),
                     Ok(false) => {}
@@ -286,7 +278,7 @@ fn work(jobs: &Receiver<Job>, done: &Sender<Done>, budget: Arc<Budget>, settings
             }
             Job::Close { id } => {
                 if let Some(entry) = files.remove(&id) {
-                    let result = entry.file.finish(&entry.table, settings);
+                    let result = entry.file.finish(settings);
                     budget.give(entry.held);
                     let _ = done.send(Done { id, result });
                 }
@@ -297,7 +289,7 @@ fn work(jobs: &Receiver<Job>, done: &Sender<Done>, budget: Arc<Budget>, settings
                     let Some(entry) = files.get_mut(&id) else {
                         continue;
                     };
-                    match entry.file.encode_window(&entry.table, settings) {
+                    match entry.file.encode_window(settings) {
                         Ok(()) => budget.give(std::mem::take(&mut entry.held)),
                         Err(e) => fail(&mut files, id, e),
                     }
