@@ -115,6 +115,16 @@ fn validate_names_line_column_and_path_of_each_mistake() {
             "27:8: sinks.src: a stage named \"src\" is already defined at 1:10",
         ],
     );
+    // Checks of a stage's own: the containers source's backoff.
+    assert_invalid(
+        "[sources.c]\ntype = \"containers\"\nreconnect_min_ms = 0\n\n\
+         [sources.d]\ntype = \"containers\"\nreconnect_min_ms = 500\nreconnect_max_ms = 100\n\n\
+         [sinks.out]\ntype = \"null\"\ninputs = [\"c\", \"d\"]\n",
+        &[
+            "3:20: sources.c.reconnect_min_ms: must be > 0",
+            "8:20: sources.d.reconnect_max_ms: must be at least reconnect_min_ms (500)",
+        ],
+    );
     // Nothing to run.
     assert_invalid(
         "# empty\n",

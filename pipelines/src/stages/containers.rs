@@ -15,8 +15,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use trawl_core::{Containers, Message};
 use trawl_enrich::{
-    ContainerFile, DEFAULT_PROC_ROOT, DEFAULT_RESCAN_INTERVAL, Watcher, WatcherBuilder,
-    default_docker_socket, record,
+    ContainerFile, DEFAULT_PROC_ROOT, DEFAULT_RECONNECT_MAX, DEFAULT_RECONNECT_MIN,
+    DEFAULT_RESCAN_INTERVAL, Watcher, WatcherBuilder, default_docker_socket, record,
 };
 
 use crate::pipeline::metrics::StageMetrics;
@@ -47,6 +47,14 @@ pub struct ContainersSourceConfig {
     /// answer (default [`DEFAULT_RESCAN_INTERVAL`], 1000).
     #[serde(default = "default_rescan_ms")]
     pub rescan_interval_ms: u64,
+    /// Milliseconds before Docker is tried again after it went away or did
+    /// not answer (default [`DEFAULT_RECONNECT_MIN`], 100), doubling up to
+    /// `reconnect_max_ms` (default [`DEFAULT_RECONNECT_MAX`], 5000).
+    #[serde(default = "default_reconnect_min_ms")]
+    pub reconnect_min_ms: u64,
+    /// See `reconnect_min_ms`.
+    #[serde(default = "default_reconnect_max_ms")]
+    pub reconnect_max_ms: u64,
     /// A static file of records (TOML, or JSON for `.json`) instead of any
     /// watcher: its records, then the end. For traces read offline.
     #[serde(default)]
@@ -65,13 +73,35 @@ fn default_rescan_ms() -> u64 {
     DEFAULT_RESCAN_INTERVAL.as_millis() as u64
 }
 
+fn default_reconnect_min_ms() -> u64 {
+    DEFAULT_RECONNECT_MIN.as_millis() as u64
+}
+
+fn default_reconnect_max_ms() -> u64 {
+    DEFAULT_RECONNECT_MAX.as_millis() as u64
+}
+
 impl StageFactory for ContainersSourceConfig {
     fn check(&self) -> Vec<(String, String)> {
-        if self.rescan_interval_ms == 0 {
-            vec![("rescan_interval_ms".into(), "must be > 0".into())]
-        } else {
-            Vec::new()
+        let mut problems = Vec::new();
+        for (name, value) in [
+            ("rescan_interval_ms", self.rescan_interval_ms),
+            ("reconnect_min_ms", self.reconnect_min_ms),
+        ] {
+            if value == 0 {
+                problems.push((name.into(), "must be > 0".into()));
+            }
         }
+        if self.reconnect_max_ms < self.reconnect_min_ms {
+            problems.push((
+                "reconnect_max_ms".into(),
+                format!(
+                    "must be at least reconnect_min_ms ({})",
+                    self.reconnect_min_ms
+                ),
+            ));
+        }
+        problems
     }
 
     fn build(&self, ctx: &BuildContext) -> Result<Stage, BuildError> {
@@ -85,7 +115,11 @@ impl StageFactory for ContainersSourceConfig {
                     .docker_socket(Some(self.docker_socket.clone()).filter(|s| !s.is_empty()))
                     .proc_root(ctx.resolve(&self.proc_root))
                     .follow(self.follow)
-                    .rescan_interval(Duration::from_millis(self.rescan_interval_ms));
+                    .rescan_interval(Duration::from_millis(self.rescan_interval_ms))
+                    .reconnect_backoff(
+                        Duration::from_millis(self.reconnect_min_ms),
+                        Duration::from_millis(self.reconnect_max_ms),
+                    );
                 if let Some(host) = &self.host {
                     builder = builder.host(host);
                 }
