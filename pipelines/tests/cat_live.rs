@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::lttng::RUN_TIMEOUT;
+use crate::common::lttng::{LiveRecording, RUN_TIMEOUT};
 use crate::common::lttng_or_skip;
 
 fn trawl_cat(args: &[&str]) -> Child {
@@ -55,13 +55,11 @@ fn live_cat_prints_what_babeltrace2_prints_from_the_relay_output() {
     let Some(daemon) = lttng_or_skip() else {
         return;
     };
-    let relayd = daemon
-        .start_relayd(&daemon.home().join("relayd"))
-        .expect("lttng-relayd");
-    let session = daemon
-        .started_live_session(&relayd, "kitten")
-        .expect("live session");
-    let url = relayd.session_url("kitten");
+    let LiveRecording {
+        relayd,
+        session,
+        url,
+    } = daemon.live_recording("kitten").expect("live session");
     let cat = trawl_cat(&[
         &url,
         "--from-beginning",

@@ -14,7 +14,7 @@ use trawl_core::{Message, Source, envelope};
 use trawl_sink_parquet::table_name;
 use trawl_source_lttng::trace_dir::TraceDirSourceBuilder;
 
-use crate::common::lttng::{self, Buffers};
+use crate::common::lttng::{self, Buffers, LiveRecording};
 use crate::common::{files_under, lttng_or_skip};
 
 fn corpus() -> PathBuf {
@@ -370,13 +370,12 @@ fn a_live_session_in_parquet_equals_its_relay_output() {
     let Some(daemon) = lttng_or_skip() else {
         return;
     };
-    let relayd = daemon
-        .start_relayd(&daemon.home().join("relayd"))
-        .expect("lttng-relayd");
-    let session = daemon
-        .started_live_session(&relayd, "pqlive")
-        .expect("live session");
-    let url = relayd.session_url("pqlive");
+    // The relay runs until the end of the test.
+    let LiveRecording {
+        relayd: _relayd,
+        session,
+        url,
+    } = daemon.live_recording("pqlive").expect("live session");
     let out = tempfile::tempdir().unwrap();
     let converting = Command::new(env!("CARGO_BIN_EXE_trawl"))
         .args(["convert", &url, "--out", out.path().to_str().unwrap()])

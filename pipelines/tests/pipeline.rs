@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
-use crate::common::lttng::{self, Buffers};
+use crate::common::lttng::{self, Buffers, LiveRecording};
 use crate::common::{files_under, lttng_or_skip};
 
 fn trawl(args: &[&str]) -> Output {
@@ -588,13 +588,11 @@ fn lttng_live_to_jsonl_writes_the_events_the_relay_wrote() {
     let Some(daemon) = lttng_or_skip() else {
         return;
     };
-    let relayd = daemon
-        .start_relayd(&daemon.home().join("relayd"))
-        .expect("lttng-relayd");
-    let session = daemon
-        .started_live_session(&relayd, "piped")
-        .expect("live session");
-    let url = relayd.session_url("piped");
+    let LiveRecording {
+        relayd,
+        session,
+        url,
+    } = daemon.live_recording("piped").expect("live session");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("events.jsonl");
     let config = dir.path().join("p.toml");

@@ -377,16 +377,23 @@ impl LttngDaemon {
         Relayd::start(self, output)
     }
 
-    /// A started live session `name` on `relayd` (live timer 100 ms, the
-    /// libc events, every context of [`ALL_CONTEXTS`]).
-    pub fn started_live_session(&self, relayd: &Relayd, name: &str) -> Result<Session<'_>> {
+    /// A new relay daemon (writing under this daemon's home) and a started
+    /// live session `name` on it (live timer 100 ms, the libc events, every
+    /// context of [`ALL_CONTEXTS`]).
+    pub fn live_recording(&self, name: &str) -> Result<LiveRecording<'_>> {
+        let relayd = self.start_relayd(&self.home().join("relayd"))?;
         let session = self
             .session(name)
-            .live(relayd, 100_000)
+            .live(&relayd, 100_000)
             .contexts(ALL_CONTEXTS)
             .create()?;
         session.start()?;
-        Ok(session)
+        let url = relayd.session_url(name);
+        Ok(LiveRecording {
+            relayd,
+            session,
+            url,
+        })
     }
 
     /// Runs `program ARGS` traced by the libc wrapper, pointed at this daemon.
@@ -423,6 +430,15 @@ impl LttngDaemon {
         run_captured(&mut cmd, COMMAND_TIMEOUT)?;
         Ok(bin)
     }
+}
+
+/// A live session being recorded through its own relay daemon.
+pub struct LiveRecording<'d> {
+    /// The relay daemon (its output tree is what the relay wrote).
+    pub relayd: Relayd,
+    pub session: Session<'d>,
+    /// `net://` URL of the session for live viewers.
+    pub url: String,
 }
 
 impl Drop for LttngDaemon {
