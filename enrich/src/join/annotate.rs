@@ -264,6 +264,12 @@ fn run<F: Copy + Eq + Hash, K: Copy + Eq + Hash>(
     }
 }
 
+/// An answer of [`HostState::resolve`] (asked at any time) if it is the
+/// same at every time.
+fn at_every_time((code, timeless): (Code, bool)) -> Option<Code> {
+    timeless.then_some(code)
+}
+
 /// Where each row of `batch` goes.
 pub(crate) fn resolve(state: &HostState, batch: &RecordBatch) -> Resolution {
     let n = batch.num_rows();
@@ -305,12 +311,7 @@ pub(crate) fn resolve(state: &HostState, batch: &RecordBatch) -> Resolution {
         return run(
             n,
             tid_at,
-            // A thread's answer at any time, if it is the same at every time.
-            |&tid| {
-                Some(resolve(tid, 0))
-                    .filter(|&(_, timeless)| timeless)
-                    .map(|(code, _)| code)
-            },
+            |&tid| at_every_time(resolve(tid, 0)),
             tid_at,
             |&tid, i| resolve(tid, ts_at(i)),
         );
@@ -334,11 +335,7 @@ pub(crate) fn resolve(state: &HostState, batch: &RecordBatch) -> Resolution {
         return run(
             n,
             running_at,
-            |&running| {
-                Some(resolve(running, 0))
-                    .filter(|&(_, timeless)| timeless)
-                    .map(|(code, _)| code)
-            },
+            |&running| at_every_time(resolve(running, 0)),
             running_at,
             |&running, i| resolve(running, ts_at(i)),
         );
